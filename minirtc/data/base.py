@@ -1,0 +1,91 @@
+"""The one interface every ground-truth dataset offers (SPEC section 7).
+
+A ground-truth dataset is a full grid of discrete generative factors, one image
+per grid point, stored in mixed-radix order with the LAST factor fastest (as in
+dSprites and Shapes3D).  Training needs `len` and `images`; the metrics of SPEC 6
+need the factor methods.
+
+Images are uint8, channels last, (B, H, W, C), in the file's own range: dSprites
+stores {0, 1} and RGB sets 0..255.  `pixel_max` says which value means 1.0, and
+`to_unit_float` turns a batch into floats in [0, 1] (what the decoders model).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+
+class GroundTruthDataset(ABC):
+    """Images on a full grid of discrete factors, indexed in mixed-radix order."""
+
+    name: str  # the registry name, e.g. "dsprites-procedural"
+    factor_names: tuple[str, ...]  # (K,)
+    factor_sizes: tuple[int, ...]  # (K,) number of values of each factor
+    image_shape: tuple[int, int, int]  # (H, W, C)
+    pixel_max: int  # the uint8 value that means 1.0 (1 for dSprites, 255 for RGB)
+
+    # -- what subclasses provide -------------------------------------------
+
+    @abstractmethod
+    def images(self, index: np.ndarray) -> np.ndarray:
+        """uint8 images (B, H, W, C) at the given flat indices (B,); O(B) cost."""
+
+    def describe(self) -> dict[str, Any]:
+        """What a run directory records about the data: name, source, sizes."""
+        return {
+            "name": self.name,
+            "source": getattr(self, "source", "procedural"),
+            "num_items": len(self),
+            "factor_names": list(self.factor_names),
+            "factor_sizes": list(self.factor_sizes),
+            "image_shape": list(self.image_shape),
+        }
+
+    # -- the grid, shared by every dataset -------------------------------------
+
+    @property
+    def num_factors(self) -> int:
+        return len(self.factor_sizes)
+
+    def __len__(self) -> int:
+        return int(np.prod(self.factor_sizes))
+
+    def factors_to_index(self, factors: np.ndarray) -> np.ndarray:
+        """Flat indices (B,) of factor classes (B, K); last factor fastest."""
+        factors = np.asarray(factors)
+        if factors.ndim != 2 or factors.shape[1] != self.num_factors:
+            raise ValueError(
+                f"factors must have shape (B, {self.num_factors}) for {self.name}, "
+                f"got {factors.shape}"
+            )
+        sizes = np.asarray(self.factor_sizes)
+        if np.any(factors < 0) or np.any(factors >= sizes[None, :]):
+            raise ValueError(f"factor classes out of range for {self.name}; sizes are {self.factor_sizes}")
+        return np.ravel_multi_index(tuple(factors.T), self.factor_sizes).astype(np.int64)
+
+    def index_to_factors(self, index: np.ndarray) -> np.ndarray:
+        """Factor classes (B, K) of flat indices (B,)."""
+        index = np.asarray(index)
+        if np.any(index < 0) or np.any(index >= len(self)):
+            raise ValueError(f"index out of range for {self.name} (0..{len(self) - 1})")
+        return np.stack(np.unravel_index(index, self.factor_sizes), axis=1).astype(np.int64)
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n factor vectors (n, K), each factor uniform over its values."""
+        return np.stack([rng.integers(0, size, n) for size in self.factor_sizes], axis=1)
+
+    def sample_observations_from_factors(self, factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """uint8 images (B, H, W, C) for factor vectors (B, K).
+
+        The rng is for datasets whose factors do not fix the image (none here yet);
+        it is part of the interface the metrics call.
+        """
+        return self.images(self.factors_to_index(factors))
+
+
+def to_unit_float(images: np.ndarray, pixel_max: int, dtype: Any = np.float32) -> np.ndarray:
+    """uint8 images in 0..pixel_max -> floats in [0, 1]."""
+    return images.astype(dtype) * (1.0 / pixel_max)

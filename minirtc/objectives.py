@@ -1,0 +1,166 @@
+"""The seven objectives of SPEC section 2, assembled once from named terms.
+
+Every model is a table of weights over the same named terms (all per-example
+quantities averaged over the batch, in nats):
+
+    recon        E_q[log p(x|z)]                 summed over pixels
+    kl           KL(q(z|n) || p(z))               closed form, summed over latents
+    mi, tc, dim_kl   the KL's decomposition (Chen et al. 2018), by a minibatch
+                 estimator, or tc by the discriminator (SPEC 3, 3.4)
+    var_penalty  sum_k mean_n sigma_k^2(n)         (RTC-VAE, paper eq. (4))
+    dip_penalty  DIP-VAE's covariance penalty      (Kumar et al. 2017)
+
+    objective = sum_name weight[name] * term[name]     (to be MAXIMISED)
+    loss      = -objective
+
+Two conventions that look alike and are not (SPEC 2):
+- the paper's L_beta-TC = ELBO - beta * TC (`factor-vae` with weight gamma,
+  `rtc-vae` with weight beta) penalises TC by beta ON TOP of the ELBO's own TC;
+- Chen et al.'s `beta-tcvae` replaces the TC's weight of 1 inside the ELBO by
+  beta, i.e. ELBO - (beta - 1) * TC; beta = 1 gives back the plain ELBO.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from minirtc.densities import bernoulli_log_likelihood, gaussian_log_likelihood, kl_normal
+from minirtc.density_ratio import discriminator_tc
+from minirtc.estimators import decompose
+from minirtc.ops import Array, ops_for
+from minirtc.penalties import dip_penalty, variance_penalty
+
+MODELS = ("vae", "beta-vae", "beta-tcvae", "factor-vae", "dip-vae-i", "dip-vae-ii", "rtc-vae")
+TC_ESTIMATORS = ("mws", "mws-noconst", "mss0", "mss1", "discriminator")
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+# Hyper-parameters a model uses, with its default when the config leaves them None.
+MODEL_DEFAULTS: dict[str, dict[str, float | str]] = {
+    "vae": {"tc_estimator": "mss1"},
+    "beta-vae": {"beta": 4.0, "tc_estimator": "mss1"},
+    "beta-tcvae": {"alpha": 1.0, "beta": 6.0, "gamma": 1.0, "tc_estimator": "mss1"},
+    "factor-vae": {"gamma": 6.0, "tc_estimator": "discriminator"},
+    "dip-vae-i": {"lambda_od": 10.0, "lambda_d": 100.0, "tc_estimator": "mss1"},
+    "dip-vae-ii": {"lambda_od": 10.0, "lambda_d": 10.0, "tc_estimator": "mss1"},
+    "rtc-vae": {"beta": 6.0, "eta": 10.0, "tc_estimator": "discriminator"},
+}
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """Which objective, with which weights.  None means "the model's default"."""
+
+    model: str = "rtc-vae"  # one of MODELS
+    beta: float | None = None  # beta-vae: KL weight; beta-tcvae, rtc-vae: TC weight
+    gamma: float | None = None  # factor-vae: TC weight (Kim & Mnih); beta-tcvae: dimKL weight
+    alpha: float | None = None  # beta-tcvae: MI weight
+    eta: float | None = None  # rtc-vae: variance-penalty weight (paper fixes 10)
+    lambda_od: float | None = None  # dip-vae: off-diagonal weight
+    lambda_d: float | None = None  # dip-vae: diagonal weight
+    tc_estimator: str | None = None  # one of TC_ESTIMATORS; for models without TC, what is logged
+    likelihood: str = "bernoulli"  # decoder: "bernoulli" (logits) or "gaussian" (unit variance)
+    chunk_size: int | None = None  # rows per chunk in the minibatch estimator
+
+    def resolved(self) -> ObjectiveConfig:
+        """A copy with every None replaced by the model's default, after checks."""
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {list(MODELS)}, got {self.model!r}")
+        filled = {k: v for k, v in MODEL_DEFAULTS[self.model].items() if getattr(self, k) is None}
+        config = dataclasses.replace(self, **filled)
+        config._check()
+        return config
+
+    def _check(self) -> None:
+        for name in ("beta", "gamma", "alpha", "eta", "lambda_od", "lambda_d"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:  # also catches NaN
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if self.tc_estimator not in TC_ESTIMATORS:
+            raise ValueError(f"tc_estimator must be one of {list(TC_ESTIMATORS)}, got {self.tc_estimator!r}")
+        if self.model == "beta-tcvae" and self.tc_estimator == "discriminator":
+            raise ValueError("beta-tcvae decomposes the KL with a minibatch estimator: "
+                             f"tc_estimator must be one of {list(TC_ESTIMATORS[:-1])}")
+        if self.model == "factor-vae" and self.tc_estimator != "discriminator":
+            raise ValueError(
+                "factor-vae estimates TC with its discriminator: tc_estimator must be 'discriminator'"
+            )
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {list(LIKELIHOODS)}, got {self.likelihood!r}")
+
+    @property
+    def needs_discriminator(self) -> bool:
+        """True when the TC term comes from a discriminator (trained alongside)."""
+        return self.resolved().tc_estimator == "discriminator"
+
+
+def term_weights(config: ObjectiveConfig) -> dict[str, float]:
+    """The weight of each named term in the objective of `config.model` (SPEC 2)."""
+    c = config.resolved()
+    weights = {
+        "vae": lambda: {"recon": 1.0, "kl": -1.0},
+        "beta-vae": lambda: {"recon": 1.0, "kl": -c.beta},
+        "beta-tcvae": lambda: {"recon": 1.0, "mi": -c.alpha, "tc": -c.beta, "dim_kl": -c.gamma},
+        "factor-vae": lambda: {"recon": 1.0, "kl": -1.0, "tc": -c.gamma},
+        "dip-vae-i": lambda: {"recon": 1.0, "kl": -1.0, "dip_penalty": -1.0},
+        "dip-vae-ii": lambda: {"recon": 1.0, "kl": -1.0, "dip_penalty": -1.0},
+        "rtc-vae": lambda: {"recon": 1.0, "kl": -1.0, "tc": -c.beta, "var_penalty": -c.eta},
+    }
+    return weights[c.model]()
+
+
+class Objective(NamedTuple):
+    """The loss to minimise and every term by name (scalars of the input's array type)."""
+
+    loss: Array
+    terms: dict[str, Array]
+
+
+def objective(
+    config: ObjectiveConfig,
+    x: Array,
+    x_logits: Array,
+    mu: Array,
+    logvar: Array,
+    z: Array,
+    dataset_size: int,
+    disc_logits: Array | None = None,
+) -> Objective:
+    """Assemble `config.model`'s objective from the encoder/decoder outputs.
+
+    x: (M, ...) data in [0, 1]; x_logits: decoder output of the same shape;
+    mu, logvar, z: (M, D) with z = mu + exp(logvar / 2) * eps; `dataset_size`: N
+    for the minibatch estimators; `disc_logits`: the discriminator's (M, 2) logits
+    on z, required when the TC comes from the discriminator.
+    """
+    c = config.resolved()
+    ops = ops_for(mu)
+    log_likelihood = bernoulli_log_likelihood if c.likelihood == "bernoulli" else gaussian_log_likelihood
+    recon = ops.mean(log_likelihood(x, x_logits))
+    kl = ops.mean(kl_normal(mu, logvar))
+    # The minibatch decomposition is always computed: its MI and dimKL are logged
+    # for every model, and it supplies TC unless the discriminator does.
+    method = "mss1" if c.tc_estimator == "discriminator" else c.tc_estimator
+    parts = decompose(z, mu, logvar, dataset_size, method=method, chunk_size=c.chunk_size)
+    if c.tc_estimator == "discriminator":
+        if disc_logits is None:
+            raise ValueError(f"{c.model} with tc_estimator='discriminator' needs disc_logits")
+        tc = discriminator_tc(disc_logits)
+    else:
+        tc = parts.tc
+    terms = {
+        "recon": recon,
+        "kl": kl,
+        "elbo": recon - kl,
+        "mi": parts.mi,
+        "tc": tc,
+        "dim_kl": parts.dim_kl,
+        "var_penalty": variance_penalty(logvar),
+    }
+    if c.model.startswith("dip-vae"):
+        kind = c.model.rsplit("-", 1)[1]
+        terms["dip_penalty"] = dip_penalty(mu, logvar, kind, c.lambda_od, c.lambda_d)
+    value = sum(weight * terms[name] for name, weight in term_weights(c).items())
+    terms["loss"] = -value
+    return Objective(-value, terms)

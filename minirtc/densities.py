@@ -61,6 +61,5 @@ def gaussian_log_likelihood(x: Array, mean: Array) -> Array:
 def _check_same_shape(a: Array, b: Array, a_name: str, b_name: str) -> None:
     if tuple(a.shape) != tuple(b.shape):
         raise ValueError(
-            f"{a_name} has shape {tuple(a.shape)} but {b_name} has shape {tuple(b.shape)}; "
-            "they must match"
+            f"{a_name} has shape {tuple(a.shape)} but {b_name} has shape {tuple(b.shape)}; they must match"
         )

@@ -80,8 +80,10 @@ class ObjectiveConfig:
         if self.tc_estimator not in TC_ESTIMATORS:
             raise ValueError(f"tc_estimator must be one of {list(TC_ESTIMATORS)}, got {self.tc_estimator!r}")
         if self.model == "beta-tcvae" and self.tc_estimator == "discriminator":
-            raise ValueError("beta-tcvae decomposes the KL with a minibatch estimator: "
-                             f"tc_estimator must be one of {list(TC_ESTIMATORS[:-1])}")
+            raise ValueError(
+                "beta-tcvae decomposes the KL with a minibatch estimator: "
+                f"tc_estimator must be one of {list(TC_ESTIMATORS[:-1])}"
+            )
         if self.model == "factor-vae" and self.tc_estimator != "discriminator":
             raise ValueError(
                 "factor-vae estimates TC with its discriminator: tc_estimator must be 'discriminator'"

@@ -58,8 +58,7 @@ class GroundTruthDataset(ABC):
         factors = np.asarray(factors)
         if factors.ndim != 2 or factors.shape[1] != self.num_factors:
             raise ValueError(
-                f"factors must have shape (B, {self.num_factors}) for {self.name}, "
-                f"got {factors.shape}"
+                f"factors must have shape (B, {self.num_factors}) for {self.name}, got {factors.shape}"
             )
         sizes = np.asarray(self.factor_sizes)
         if np.any(factors < 0) or np.any(factors >= sizes[None, :]):

@@ -58,6 +58,9 @@ class NumpyOps:
     def concatenate(self, xs, axis=0):
         return np.concatenate(xs, axis=axis)
 
+    def stack(self, xs, axis=0):
+        return np.stack(xs, axis=axis)
+
     def take_rows(self, x, index):
         columns = onp.arange(x.shape[1])[None, :]  # (1, D)
         return x[index, columns]

@@ -55,6 +55,9 @@ class TorchOps:
     def concatenate(self, xs, axis=0):
         return torch.cat(xs, dim=axis)
 
+    def stack(self, xs, axis=0):
+        return torch.stack(xs, dim=axis)
+
     def take_rows(self, x, index):
         return torch.gather(x, 0, index)
 

@@ -55,6 +55,8 @@ class Ops(Protocol):
 
     def concatenate(self, xs: list[Array], axis: int = 0) -> Array: ...
 
+    def stack(self, xs: list[Array], axis: int = 0) -> Array: ...
+
     def take_rows(self, x: Array, index: Array) -> Array:
         """`out[i, k] = x[index[i, k], k]` for an integer `index` of x's shape."""
 

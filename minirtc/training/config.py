@@ -1,0 +1,156 @@
+"""The training configuration: one typed dataclass, saved as `config.json` in every run.
+
+Every field has a default, a one-line meaning and a check.  `TrainConfig.objective()`
+hands the model's part to the core (`minirtc.objectives.ObjectiveConfig`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minirtc.objectives import MODELS, TC_ESTIMATORS, ObjectiveConfig
+
+BACKENDS = ("numpy", "torch")
+ARCHS = ("mlp", "conv")
+DEVICES = ("cpu", "cuda", "auto")
+DTYPES = ("float32", "float64")
+
+
+class ConfigError(ValueError):
+    """A setting is out of range, unknown, or inconsistent with another."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (and nothing that does not)."""
+
+    # -- the objective (SPEC 2); None = the model's default ------------------
+    model: str = "rtc-vae"  # one of minirtc.MODELS
+    beta: float | None = None  # TC weight (rtc-vae, beta-tcvae) or KL weight (beta-vae)
+    gamma: float | None = None  # factor-vae's TC weight; beta-tcvae's dimKL weight
+    alpha: float | None = None  # beta-tcvae's MI weight
+    eta: float | None = None  # rtc-vae's variance-penalty weight (paper: 10)
+    lambda_od: float | None = None  # dip-vae off-diagonal weight
+    lambda_d: float | None = None  # dip-vae diagonal weight
+    tc_estimator: str | None = None  # mws | mws-noconst | mss0 | mss1 | discriminator
+    # -- data -----------------------------------------------------------------
+    dataset: str = "dsprites-procedural"  # a name from minirtc.data.DATASETS
+    subset: int | None = None  # train on this many items (drawn with `seed`); None = all
+    data_dir: str | None = None  # where real files live (else $MINIRTC_DATA, ~/.cache/minirtc)
+    # -- model and backend ----------------------------------------------------
+    backend: str = "numpy"  # numpy (autograd, classroom) | torch (scale)
+    device: str = "auto"  # torch only: cpu | cuda | auto
+    arch: str = "mlp"  # mlp | conv (conv: torch only, SPEC 8)
+    latent_dim: int = 10  # D
+    hidden: tuple[int, ...] = (256, 256)  # MLP hidden widths (encoder; decoder mirrors)
+    disc_hidden: int = 1000  # discriminator width (Kim & Mnih: 1000)
+    disc_layers: int = 6  # discriminator hidden layers (Kim & Mnih: 6)
+    dtype: str = "float32"  # float32 | float64
+    bf16: bool = False  # torch on CUDA: bf16 autocast for the networks
+    # -- optimisation -------------------------------------------------------------
+    steps: int = 3000  # optimiser steps
+    batch_size: int = 64  # M
+    lr: float = 1e-4  # VAE Adam learning rate (SPEC 8)
+    adam_betas: tuple[float, float] = (0.9, 0.999)  # VAE Adam betas
+    disc_lr: float = 1e-4  # discriminator Adam learning rate (Kim & Mnih)
+    disc_betas: tuple[float, float] = (0.5, 0.9)  # discriminator Adam betas (Kim & Mnih)
+    seed: int = 0  # every random choice derives from this
+    # -- records ------------------------------------------------------------
+    log_every: int = 50  # steps per history row (terms averaged over them)
+    eval_every: int = 500  # steps per evaluation row (TC_mean, TC_sample); multiple of log_every
+    eval_size: int = 5000  # fixed evaluation subset (SPEC 3.5: at least 5,000 items)
+    checkpoint_every: int = 500  # steps per checkpoint; multiple of log_every
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes, recorded as given
+
+    def objective(self) -> ObjectiveConfig:
+        """The core's view of this run's objective."""
+        return ObjectiveConfig(
+            model=self.model,
+            beta=self.beta,
+            gamma=self.gamma,
+            alpha=self.alpha,
+            eta=self.eta,
+            lambda_od=self.lambda_od,
+            lambda_d=self.lambda_d,
+            tc_estimator=self.tc_estimator,
+        )
+
+    def checked(self) -> TrainConfig:
+        """Self, after every check; raises ConfigError with one clear line."""
+        _one_of("model", self.model, MODELS)
+        if self.tc_estimator is not None:
+            _one_of("tc_estimator", self.tc_estimator, TC_ESTIMATORS)
+        _one_of("backend", self.backend, BACKENDS)
+        _one_of("arch", self.arch, ARCHS)
+        _one_of("device", self.device, DEVICES)
+        _one_of("dtype", self.dtype, DTYPES)
+        try:
+            self.objective().resolved()
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
+        if self.arch == "conv" and self.backend != "torch":
+            raise ConfigError("arch 'conv' needs --backend torch (the NumPy backend has MLPs only)")
+        if self.backend == "numpy" and (self.device == "cuda" or self.bf16):
+            raise ConfigError("--device cuda and --bf16 need --backend torch")
+        for name in ("latent_dim", "steps", "batch_size", "log_every", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise ConfigError(
+                f"batch_size must be >= 2 (the TC estimators need pairs), got {self.batch_size}"
+            )
+        if self.subset is not None and self.subset < self.batch_size:
+            raise ConfigError(f"subset ({self.subset}) must be at least batch_size ({self.batch_size})")
+        if self.eval_size < 2:
+            raise ConfigError(f"eval_size must be >= 2, got {self.eval_size}")
+        for name in ("eval_every", "checkpoint_every"):
+            if getattr(self, name) % self.log_every:
+                raise ConfigError(
+                    f"{name} ({getattr(self, name)}) must be a multiple of log_every ({self.log_every})"
+                )
+        if not (self.lr > 0 and self.disc_lr > 0):
+            raise ConfigError(f"lr and disc_lr must be > 0, got {self.lr}, {self.disc_lr}")
+        if any(h < 1 for h in self.hidden) or self.disc_hidden < 1 or self.disc_layers < 1:
+            raise ConfigError("hidden widths, disc_hidden and disc_layers must be >= 1")
+        return self
+
+    # -- JSON round trip ----------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}; known keys: {sorted(known)}")
+        values = dict(values)
+        for name in ("hidden", "adam_betas", "disc_betas"):
+            if name in values and values[name] is not None:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a JSON config (a run's config.json works: its "train" part is used)."""
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"cannot read config file {path}: {error}") from error
+        return cls.from_dict(values.get("train", values))
+
+
+def config_differences(a: TrainConfig, b: TrainConfig, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Names of the fields whose values differ (for refusing a changed resume)."""
+    da, db = a.to_dict(), b.to_dict()
+    return sorted(k for k in da if k not in ignore and da[k] != db[k])
+
+
+def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")

@@ -152,8 +152,20 @@ def discriminator_loss(disc_params: Params, z: Any, z_permuted: Any) -> tuple[An
     return loss, {"disc_loss": loss, "disc_accuracy": accuracy}
 
 
-_vae_grad = grad_and_aux(vae_loss)
-_disc_grad = grad_and_aux(discriminator_loss)
+def _grad_and_terms(loss_fn):
+    """d loss / d params (first argument) and the terms as plain arrays."""
+    with_aux = grad_and_aux(loss_fn)
+
+    def grad_fn(*args):
+        grads, terms = with_aux(*args)
+        # autograd hands the aux values back still wrapped in its tracing boxes
+        return grads, {name: getattr(value, "_value", value) for name, value in terms.items()}
+
+    return grad_fn
+
+
+_vae_grad = _grad_and_terms(vae_loss)
+_disc_grad = _grad_and_terms(discriminator_loss)
 
 
 # ---------------------------------------------------------------------------

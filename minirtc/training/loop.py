@@ -1,0 +1,202 @@
+"""One training loop for both backends.
+
+The backend supplies a trainer (model, optimiser step, on-device data stream,
+encode, state); this loop owns everything around it: the run directory,
+logging, periodic evaluation of TC_mean and TC_sample (SPEC 3.5), checkpoints,
+resuming, and stopping cleanly on a NaN.
+
+A run killed at any point and resumed with `resume=True` continues from its
+last checkpoint and writes the same history as an uninterrupted run with the
+same seed (bit-identical on CPU for the same backend), apart from the
+wall-clock fields `images_per_s` and `wall_s`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import minirtc
+from minirtc import backends, data
+from minirtc.errors import NonFiniteLoss
+from minirtc.training import records
+from minirtc.training.config import ConfigError, TrainConfig, config_differences
+
+TIMING_KEYS = ("images_per_s", "wall_s")  # the only history fields that differ between reruns
+RESUMABLE_CHANGES = ("steps",)  # a resumed run may be extended, nothing else may change
+
+
+class RunDirectoryError(RuntimeError):
+    """The output directory holds another run, or a run that cannot be resumed."""
+
+
+class TrainingFailed(RuntimeError):
+    """Training stopped on a non-finite loss; the last good checkpoint is kept."""
+
+
+@dataclass
+class EvalSet:
+    """A fixed evaluation subset and its fixed noise, the same at every evaluation."""
+
+    images: np.ndarray  # (E, H, W, C) uint8
+    eps: np.ndarray  # (E, D) standard normal, for the sampled representation
+
+
+def make_eval_set(images: np.ndarray, config: TrainConfig) -> EvalSet:
+    """min(eval_size, N) training items and their noise, both drawn from the seed."""
+    rng = np.random.default_rng([config.seed, 7])
+    E = min(config.eval_size, len(images))
+    index = np.sort(rng.choice(len(images), size=E, replace=False))
+    return EvalSet(images[index], rng.standard_normal((E, config.latent_dim)))
+
+
+def evaluate(trainer: Any, eval_set: EvalSet) -> dict[str, float]:
+    """TC_mean, TC_sample (closed-form Gaussian TC, SPEC 3.5) and active units."""
+    mu, logvar = trainer.encode_images(eval_set.images)  # (E, D) each
+    z = mu + np.exp(0.5 * logvar) * eval_set.eps  # the sampled representation
+    return {
+        "tc_mean": minirtc.gaussian_tc_of_samples(mu),
+        "tc_sample": minirtc.gaussian_tc_of_samples(z),
+        "active_units": int(np.sum(np.var(mu, axis=0) > 0.01)),
+        "mean_sigma2": float(np.mean(np.exp(logvar))),
+    }
+
+
+def load_training_data(config: TrainConfig):
+    """The dataset object and its training images as one uint8 array (N, H, W, C)."""
+    dataset = data.load(config.dataset, data_dir=config.data_dir, subset=config.subset, seed=config.seed)
+    if config.batch_size > len(dataset):
+        raise ConfigError(
+            f"batch_size ({config.batch_size}) is larger than the dataset ({len(dataset)} items)"
+        )
+    return dataset, dataset.images(np.arange(len(dataset)))
+
+
+def prepare_run_dir(out: Path, config: TrainConfig, resume: bool, overwrite: bool) -> dict[str, Any] | None:
+    """Check the directory against resume/overwrite; return the checkpoint to resume from."""
+    config_path = out / records.CONFIG
+    if not config_path.exists():
+        return None
+    if overwrite:
+        for name in (records.CONFIG, records.HISTORY, records.CHECKPOINT, records.SUMMARY):
+            (out / name).unlink(missing_ok=True)
+        return None
+    if not resume:
+        raise RunDirectoryError(
+            f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it"
+        )
+    saved = TrainConfig.from_file(config_path)
+    changed = config_differences(saved, config, ignore=RESUMABLE_CHANGES)
+    if changed:
+        raise RunDirectoryError(f"cannot resume {out}: the config differs in {', '.join(changed)}")
+    return records.load_checkpoint(out)
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train `config` into run directory `out`; returns the summary dict."""
+    config = config.checked()
+    out = Path(out)
+    checkpoint = prepare_run_dir(out, config, resume, overwrite)
+    dataset, images = load_training_data(config)
+    backend = backends.get(config.backend)
+    trainer = backend.make_trainer(config, images, dataset.pixel_max)
+    eval_set = make_eval_set(images, config)
+
+    start = 0
+    if checkpoint is not None:
+        trainer.load_state(checkpoint["trainer"])
+        start = checkpoint["step"]
+        records.truncate_history(out, start)
+    else:
+        (out / records.HISTORY).unlink(missing_ok=True)
+        records.atomic_write_json(out / records.CONFIG, run_record(config, dataset))
+
+    summary = _run_steps(config, out, trainer, eval_set, start, progress, on_row)
+    records.atomic_write_json(out / records.SUMMARY, summary)
+    if summary["status"] == "failed":
+        raise TrainingFailed(summary["error"])
+    return summary
+
+
+def run_record(config: TrainConfig, dataset: Any) -> dict[str, Any]:
+    """What config.json holds: settings, resolved objective, data used, provenance."""
+    objective = config.objective().resolved()
+    return {
+        "train": config.to_dict(),
+        "objective": {k: v for k, v in vars(objective).items()},
+        "term_weights": minirtc.term_weights(objective),
+        "dataset": dataset.describe(),
+        **records.provenance(),
+    }
+
+
+def _run_steps(config, out, trainer, eval_set, start, progress, on_row) -> dict[str, Any]:
+    """The step loop: log rows, evaluation rows, checkpoints; stops on a NaN."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=config.steps, initial=start, disable=not progress, desc=f"{config.model}", unit="step")
+    last_train: dict[str, Any] = {}
+    last_eval: dict[str, Any] = {}
+    images_per_step = config.batch_size * (2 if trainer.objective.tc_estimator == "discriminator" else 1)
+    t_run = t_log = time.perf_counter()
+    step_log = start
+    try:
+        for step in range(start + 1, config.steps + 1):
+            trainer.step()
+            if step % config.log_every and step != config.steps:
+                continue
+            terms = trainer.pop_metrics()  # raises NonFiniteLoss
+            now = time.perf_counter()
+            images_per_s = images_per_step * (step - step_log) / max(now - t_log, 1e-9)
+            last_train = {"kind": "train", "step": step, **terms, "images_per_s": images_per_s}
+            t_log, step_log = now, step
+            _emit(out, last_train, on_row)
+            if step % config.eval_every == 0 or step == config.steps:
+                last_eval = {"kind": "eval", "step": step, **evaluate(trainer, eval_set)}
+                _emit(out, last_eval, on_row)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                records.save_checkpoint(out, step, trainer.state())
+            bar.update(step - bar.n)
+            bar.set_postfix(loss=f"{terms['loss']:.2f}", tc=f"{terms['tc']:.3f}", refresh=False)
+    except NonFiniteLoss as error:
+        checkpoint = records.load_checkpoint(out)
+        kept = (
+            "no checkpoint yet" if checkpoint is None else f"last good checkpoint: step {checkpoint['step']}"
+        )
+        return {
+            "status": "failed",
+            "error": f"{error}; stopped, {kept} in {out}",
+            "failed_step": error.step,
+            "failed_term": error.term,
+            "steps": config.steps,
+        }
+    finally:
+        bar.close()
+    return {
+        "status": "finished",
+        "steps": config.steps,
+        "wall_s": time.perf_counter() - t_run,
+        "final_train": last_train,
+        "final_eval": last_eval,
+        "elbo": last_train.get("elbo"),
+        "tc_mean": last_eval.get("tc_mean"),
+        "tc_sample": last_eval.get("tc_sample"),
+    }
+
+
+def _emit(out: Path, row: dict[str, Any], on_row) -> None:
+    records.append_history(out, row)
+    if on_row is not None:
+        on_row(row)

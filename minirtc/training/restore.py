@@ -1,0 +1,55 @@
+"""Re-open a finished (or interrupted) run: its config, dataset and trained model.
+
+Used by `minirtc evaluate`, the plots and the experiments.  The model is rebuilt
+by the run's own backend from config.json and loaded from checkpoint.pkl.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from minirtc import backends, data
+from minirtc.training import records
+from minirtc.training.config import TrainConfig
+
+
+@dataclass
+class TrainedRun:
+    """A run directory's config, dataset, trained model (a backend trainer) and step."""
+
+    path: Path
+    config: TrainConfig
+    dataset: Any  # GroundTruthDataset
+    trainer: Any
+    step: int
+
+    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 images (B, H, W, C) -> (mu, logvar), each (B, D) float64."""
+        return self.trainer.encode_images(images)
+
+    def mean_representation(self, images: np.ndarray) -> np.ndarray:
+        """The representation the metrics score: the posterior mean mu (B, D)."""
+        return self.encode(images)[0]
+
+
+def load_run(run_dir: str | Path, device: str | None = None) -> TrainedRun:
+    """Rebuild the model of `run_dir` and load its latest checkpoint."""
+    path = Path(run_dir)
+    if not (path / records.CONFIG).exists():
+        raise FileNotFoundError(f"{path} is not a minirtc run directory (no {records.CONFIG})")
+    config = TrainConfig.from_file(path / records.CONFIG)
+    if device is not None:
+        config = TrainConfig.from_dict({**config.to_dict(), "device": device})
+    checkpoint = records.load_checkpoint(path)
+    if checkpoint is None:
+        raise FileNotFoundError(f"{path} has no checkpoint yet; train it first (minirtc train --out {path} --resume)")
+    dataset = data.load(config.dataset, data_dir=config.data_dir, subset=config.subset, seed=config.seed)
+    # The trainer only needs a batch of images for shapes; the model comes from the checkpoint.
+    sample = dataset.images(np.arange(min(len(dataset), config.batch_size)))
+    trainer = backends.get(config.backend).make_trainer(config, sample, dataset.pixel_max)
+    trainer.load_state(checkpoint["trainer"])
+    return TrainedRun(path, config, dataset, trainer, checkpoint["step"])

@@ -20,6 +20,8 @@ class TorchOps:
 
     def asarray(self, value: Any, like: torch.Tensor) -> torch.Tensor:
         dtype = like.dtype if like.is_floating_point() else torch.float64
+        if isinstance(value, torch.Tensor):
+            return value.to(dtype=dtype, device=like.device)
         return torch.as_tensor(onp.asarray(value), dtype=dtype, device=like.device)
 
     def to_numpy(self, x: torch.Tensor) -> onp.ndarray:

@@ -53,9 +53,9 @@ def discriminator_loss(logits_real: Array, logits_permuted: Array) -> Array:
 def discriminator_accuracy(logits_real: Array, logits_permuted: Array) -> Array:
     """Fraction of both batches the discriminator classifies correctly (for logging)."""
     ops = ops_for(logits_real)
-    right_real = ops.mean((logits_real[:, REAL] > logits_real[:, PERMUTED]) * 1.0)
-    right_perm = ops.mean((logits_permuted[:, PERMUTED] > logits_permuted[:, REAL]) * 1.0)
-    return 0.5 * (right_real + right_perm)
+    right_real = ops.asarray(logits_real[:, REAL] > logits_real[:, PERMUTED], like=logits_real)  # (M,)
+    right_perm = ops.asarray(logits_permuted[:, PERMUTED] > logits_permuted[:, REAL], like=logits_real)
+    return 0.5 * (ops.mean(right_real) + ops.mean(right_perm))
 
 
 def _check_logits(logits: Array) -> None:

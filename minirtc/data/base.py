@@ -8,6 +8,13 @@ need the factor methods.
 Images are uint8, channels last, (B, H, W, C), in the file's own range: dSprites
 stores {0, 1} and RGB sets 0..255.  `pixel_max` says which value means 1.0, and
 `to_unit_float` turns a batch into floats in [0, 1] (what the decoders model).
+
+Items and grid points.  A dataset's ITEMS are what training sees: `len(ds)` of
+them, fetched with `ds.images(items)`.  Its GRID is the full factor grid that the
+metrics sample from: `factors_to_index` / `index_to_factors` / `grid_images` /
+`sample_observations_from_factors` speak of grid indices.  For every dataset the
+two coincide, except a random subset (`minirtc.data.subsets.Subset`), whose items
+are a sample of the grid points listed in `ds.indices`.
 """
 
 from __future__ import annotations
@@ -31,7 +38,11 @@ class GroundTruthDataset(ABC):
 
     @abstractmethod
     def images(self, index: np.ndarray) -> np.ndarray:
-        """uint8 images (B, H, W, C) at the given flat indices (B,); O(B) cost."""
+        """uint8 images (B, H, W, C) of the items at `index` (B,), 0 <= index < len; O(B) cost."""
+
+    def grid_images(self, grid_index: np.ndarray) -> np.ndarray:
+        """uint8 images (B, H, W, C) at flat GRID indices (B,); the same as `images` but for subsets."""
+        return self.images(grid_index)
 
     def describe(self) -> dict[str, Any]:
         """What a run directory records about the data: name, source, sizes."""
@@ -51,7 +62,21 @@ class GroundTruthDataset(ABC):
         return len(self.factor_sizes)
 
     def __len__(self) -> int:
+        return self.grid_size
+
+    @property
+    def grid_size(self) -> int:
+        """Number of points on the factor grid (the product of the factor sizes)."""
         return int(np.prod(self.factor_sizes))
+
+    @property
+    def indices(self) -> np.ndarray:
+        """Grid index of each item (len,): the whole grid, except for a subset."""
+        return np.arange(self.grid_size, dtype=np.int64)
+
+    def item_factors(self, index: np.ndarray) -> np.ndarray:
+        """Factor classes (B, K) of the items at `index` (B,) (differs from index_to_factors for subsets)."""
+        return self.index_to_factors(index)
 
     def factors_to_index(self, factors: np.ndarray) -> np.ndarray:
         """Flat indices (B,) of factor classes (B, K); last factor fastest."""
@@ -66,10 +91,10 @@ class GroundTruthDataset(ABC):
         return np.ravel_multi_index(tuple(factors.T), self.factor_sizes).astype(np.int64)
 
     def index_to_factors(self, index: np.ndarray) -> np.ndarray:
-        """Factor classes (B, K) of flat indices (B,)."""
+        """Factor classes (B, K) of flat grid indices (B,)."""
         index = np.asarray(index)
-        if np.any(index < 0) or np.any(index >= len(self)):
-            raise ValueError(f"index out of range for {self.name} (0..{len(self) - 1})")
+        if np.any(index < 0) or np.any(index >= self.grid_size):
+            raise ValueError(f"index out of range for {self.name} (0..{self.grid_size - 1})")
         return np.stack(np.unravel_index(index, self.factor_sizes), axis=1).astype(np.int64)
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -80,9 +105,22 @@ class GroundTruthDataset(ABC):
         """uint8 images (B, H, W, C) for factor vectors (B, K).
 
         The rng is for datasets whose factors do not fix the image (none here yet);
-        it is part of the interface the metrics call.
+        it is part of the interface the metrics call.  Always on the full grid.
         """
-        return self.images(self.factors_to_index(factors))
+        return self.grid_images(self.factors_to_index(factors))
+
+
+def check_index(index: np.ndarray, size: int, name: str) -> np.ndarray:
+    """`index` as an int64 vector (B,) with 0 <= index < size, else a ValueError naming `name`."""
+    index = np.asarray(index)
+    if index.ndim != 1:
+        raise ValueError(f"index for {name} must be a vector (B,), got shape {index.shape}")
+    if index.size and not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"index for {name} must hold integers, got dtype {index.dtype}")
+    index = index.astype(np.int64, copy=False)
+    if index.size and (index.min() < 0 or index.max() >= size):
+        raise ValueError(f"index out of range for {name}: expected 0..{size - 1}")
+    return index
 
 
 def to_unit_float(images: np.ndarray, pixel_max: int, dtype: Any = np.float32) -> np.ndarray:

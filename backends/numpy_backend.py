@@ -109,7 +109,8 @@ def adam_update(
     t = state["t"] + 1
     m = _tree_map2(lambda m, g: b1 * m + (1 - b1) * g, state["m"], grads)  # first moment
     v = _tree_map2(lambda v, g: b2 * v + (1 - b2) * g * g, state["v"], grads)  # second moment
-    step_size = lr * onp.sqrt(1 - b2**t) / (1 - b1**t)  # bias corrections folded in
+    step_size = float(lr * onp.sqrt(1 - b2**t) / (1 - b1**t))  # bias corrections folded in; a Python
+    # float keeps float32 params float32 (a NumPy float64 scalar would promote them)
     new_params = _tree_map3(lambda p, m, v: p - step_size * m / (onp.sqrt(v) + eps), params, m, v)
     return new_params, {"t": t, "m": m, "v": v}
 

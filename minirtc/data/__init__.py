@@ -75,7 +75,7 @@ def load(
     seed: int = 0,
     packed: bool = False,
 ) -> GroundTruthDataset:
-    """Dataset `name`, restricted to `factor_ranges` (a smaller grid), then to `subset` items drawn from `seed`.
+    """Dataset `name`, cut to `factor_ranges` (a smaller grid), then to `subset` items drawn from `seed`.
 
     With `subset`, training sees the N items (`len`, `images`, `indices`) while the
     metrics' `sample_factors` / `sample_observations_from_factors` keep the full

@@ -126,7 +126,8 @@ class Shapes3D(GroundTruthDataset):
         self.factor_sizes = tuple(len(v) for v in self.factor_values)
         if expected_sizes is not None and self.factor_sizes != tuple(expected_sizes):
             raise DataError(
-                f"{self.path}: the labels declare factor sizes {self.factor_sizes}, expected {tuple(expected_sizes)}"
+                f"{self.path}: the labels declare factor sizes {self.factor_sizes}, "
+                f"expected {tuple(expected_sizes)}"
             )
         N = len(labels)
         if int(np.prod(self.factor_sizes)) != N or not np.array_equal(

@@ -20,6 +20,7 @@ are a sample of the grid points listed in `ds.indices`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,21 @@ def check_index(index: np.ndarray, size: int, name: str) -> np.ndarray:
     if index.size and (index.min() < 0 or index.max() >= size):
         raise ValueError(f"index out of range for {name}: expected 0..{size - 1}")
     return index
+
+
+def class_values(factor_values: Sequence[np.ndarray], classes: np.ndarray) -> np.ndarray:
+    """Values (B, K) of factor classes (B, K), given each factor's value per class (K arrays)."""
+    return np.stack([values[classes[:, k]] for k, values in enumerate(factor_values)], axis=1)
+
+
+def grid_labels(dataset: GroundTruthDataset) -> tuple[np.ndarray, np.ndarray]:
+    """Classes (N, K) and values (N, K) of every grid point in index order (what label arrays hold)."""
+    if len(dataset) != dataset.grid_size:
+        raise ValueError(
+            f"a random subset of {dataset.name} is not a full grid; restrict factor ranges instead"
+        )
+    classes = dataset.index_to_factors(np.arange(len(dataset)))
+    return classes, class_values(dataset.factor_values, classes)
 
 
 def to_unit_float(images: np.ndarray, pixel_max: int, dtype: Any = np.float32) -> np.ndarray:

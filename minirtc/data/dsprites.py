@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from minirtc.data import sprites
-from minirtc.data.base import GroundTruthDataset, check_index
+from minirtc.data.base import GroundTruthDataset, check_index, grid_labels
 from minirtc.data.files import (
     DataError,
     StreamedArray,
@@ -184,8 +184,7 @@ class DSprites(GroundTruthDataset):
         return batch[..., None]
 
     def describe(self) -> dict[str, Any]:
-        source = "real" if self.origin == "real" else "procedural-file"
-        return {**super().describe(), "source": source, "origin": self.origin, **describe_file(self.path)}
+        return {**super().describe(), **describe_file(self.path, self.origin)}
 
 
 def grid_of_classes(
@@ -240,13 +239,8 @@ def write_dsprites_npz(dest: str | Path, dataset: GroundTruthDataset, compress: 
     """
     if dataset.image_shape != (IMAGE_SIDE, IMAGE_SIDE, 1) or dataset.num_factors != len(FACTOR_NAMES):
         raise ValueError(f"{dataset.name} is not dSprites-like (6 factors, 64 x 64 x 1 images)")
-    if len(dataset) != dataset.grid_size:
-        raise ValueError(
-            f"a random subset of {dataset.name} is not a full grid; restrict factor ranges instead"
-        )
-    N = len(dataset)
-    classes = dataset.item_factors(np.arange(N))  # (N, 6)
-    values = np.stack([v[classes[:, k]] for k, v in enumerate(dataset.factor_values)], axis=1)  # (N, 6)
+    classes, values = grid_labels(dataset)  # (N, 6) each
+    N = len(classes)
     chunks = (
         dataset.images(np.arange(i, min(i + RENDER_CHUNK, N)))[..., 0] for i in range(0, N, RENDER_CHUNK)
     )

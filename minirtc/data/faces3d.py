@@ -118,4 +118,4 @@ class Faces3D(GroundTruthDataset):
         return batch[..., None]
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "source": "real", **describe_file(self.path)}
+        return {**super().describe(), **describe_file(self.path)}

@@ -76,10 +76,16 @@ def file_digest(path: str | Path, algorithm: str = "sha256", block: int = 1 << 2
     return digest.hexdigest()
 
 
-def describe_file(path: str | Path) -> dict[str, object]:
-    """What a run directory records about a data file: its path, size and sha256."""
+def describe_file(path: str | Path, origin: str = "real") -> dict[str, object]:
+    """What a run directory records about a data file: real or our render, its path, size and sha256."""
     path = Path(path)
-    return {"path": str(path.resolve()), "size_bytes": path.stat().st_size, "sha256": file_digest(path)}
+    return {
+        "source": "real" if origin == "real" else "procedural-file",
+        "origin": origin,
+        "path": str(path.resolve()),
+        "size_bytes": path.stat().st_size,
+        "sha256": file_digest(path),
+    }
 
 
 # -- reading .npz -----------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, ndtri
 
-from minirtc.data.base import GroundTruthDataset, check_index
+from minirtc.data.base import GroundTruthDataset, check_index, class_values
 
 
 class GaussianToy(GroundTruthDataset):
@@ -52,7 +52,7 @@ class GaussianToy(GroundTruthDataset):
     def images(self, index: np.ndarray) -> np.ndarray:
         index = check_index(index, len(self), self.name)
         classes = self.index_to_factors(index)  # (B, K)
-        f = np.stack([v[classes[:, k]] for k, v in enumerate(self.factor_values)], axis=1)  # (B, K)
+        f = class_values(self.factor_values, classes)  # (B, K)
         x = expit(self.gain * f @ self.mixing.T)  # (B, C) in (0, 1)
         return np.rint(x * 255).astype(np.uint8).reshape(len(index), *self.image_shape)
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from minirtc.data import scene3d
-from minirtc.data.base import GroundTruthDataset, check_index
+from minirtc.data.base import GroundTruthDataset, check_index, grid_labels
 from minirtc.data.files import DataError, atomic_path, describe_file
 
 FILENAME = "3dshapes.h5"
@@ -172,8 +172,7 @@ class Shapes3D(GroundTruthDataset):
         return out[inverse]
 
     def describe(self) -> dict[str, Any]:
-        source = "real" if self.origin == "real" else "procedural-file"
-        return {**super().describe(), "source": source, "origin": self.origin, **describe_file(self.path)}
+        return {**super().describe(), **describe_file(self.path, self.origin)}
 
 
 def read_rows(dataset, rows: np.ndarray, out: np.ndarray) -> None:
@@ -205,13 +204,8 @@ def write_shapes3d_h5(dest: str | Path, dataset: GroundTruthDataset, chunk: int 
 
     if dataset.image_shape != IMAGE_SHAPE or dataset.num_factors != len(FACTOR_NAMES):
         raise ValueError(f"{dataset.name} is not Shapes3D-like (6 factors, 64 x 64 x 3 images)")
-    if len(dataset) != dataset.grid_size:
-        raise ValueError(
-            f"a random subset of {dataset.name} is not a full grid; restrict factor ranges instead"
-        )
-    N = len(dataset)
-    classes = dataset.item_factors(np.arange(N))  # (N, 6)
-    labels = np.stack([v[classes[:, k]] for k, v in enumerate(dataset.factor_values)], axis=1)
+    _, labels = grid_labels(dataset)  # (N, 6) factor values
+    N = len(labels)
     with atomic_path(dest) as tmp, h5py.File(tmp, "w") as f:
         f.attrs[ORIGIN_ATTR] = PROCEDURAL_ORIGIN
         f.create_dataset("labels", data=labels)

@@ -159,6 +159,7 @@ def test_rendered_npz_reads_back(tmp_path, small, compress, packed):
     np.testing.assert_allclose(loaded.factor_values[2], [0.5, 0.6])
     info = loaded.describe()
     assert info["source"] == "procedural-file" and info["path"] == str(path.resolve())
+    assert info["origin"] == "minirtc dsprites-procedural render"
     assert info["size_bytes"] == path.stat().st_size and len(info["sha256"]) == 64
     assert isinstance(loaded.store, np.memmap) == (not compress)
     with np.load(path) as z:  # NumPy reads it like the real file

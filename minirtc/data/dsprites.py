@@ -127,8 +127,7 @@ class DSprites(GroundTruthDataset):
                 f"dSprites file not found at {self.path}; run `minirtc data fetch dsprites` "
                 "or use the procedural version `dsprites-procedural`, which needs no file"
             )
-        archive = open_npz(self.path)
-        with archive:
+        with open_npz(self.path) as archive:
             keys = npz_keys(archive)
             missing = [k for k in KEYS if k not in keys]
             if missing:
@@ -136,7 +135,8 @@ class DSprites(GroundTruthDataset):
             N = self.check_headers(archive)
             classes = npz_array(self.path, archive, "latents_classes")
             values = npz_array(self.path, archive, "latents_values")
-            self.origin = str(npz_array(self.path, archive, ORIGIN_KEY)) if ORIGIN_KEY in keys else "real"
+            origin = npz_array(self.path, archive, ORIGIN_KEY) if ORIGIN_KEY in keys else np.array("real")
+        self.origin = str(origin.reshape(-1)[0])  # "real", or the render's mark
         self.factor_sizes = grid_of_classes(self.path, classes, N, expected_sizes)
         self.factor_values = values_of_classes(self.path, classes, values, self.factor_sizes)
         self.store: np.ndarray | None = None  # (N, 64, 64) uint8 or (N, 64, 8) packed, filled on first use

@@ -187,7 +187,7 @@ def write_npz(
                 if isinstance(array, StreamedArray):
                     write_streamed(fp, array)
                 else:
-                    np.lib.format.write_array(fp, np.ascontiguousarray(array), allow_pickle=False)
+                    np.lib.format.write_array(fp, np.asarray(array, order="C"), allow_pickle=False)
     return dest
 
 

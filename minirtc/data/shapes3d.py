@@ -88,7 +88,11 @@ class ProceduralShapes3D(GroundTruthDataset):
             rows = self.geometry_index(factors)
             self.render_geometries(rows)
             rgb = self.palette[factors[:, :3]]  # (B, 3 regions, 3 channels)
-            image = np.einsum("brhw,brc->bhwc", self.coverage[rows], rgb)  # (B, H, W, 3) in [0, 1]
+            H, W, C = IMAGE_SHAPE
+            coverage = (
+                self.coverage[rows].reshape(len(rows), 3, H * W).transpose(0, 2, 1)
+            )  # (B, HW, 3 regions)
+            image = np.matmul(coverage, rgb).reshape(len(rows), H, W, C)  # sum_r W_r rgb_r, in [0, 1]
             out[start : start + len(rows)] = np.rint(np.clip(image, 0.0, 1.0) * 255)
         return out
 

@@ -13,8 +13,8 @@ import pytest
 
 from minirtc.data.base import GroundTruthDataset
 
-SIZES = (1, 2, 3, 5, 8)  # factor 0 is constant, like dSprites' colour
-VARYING = np.array([1, 2, 3, 4])
+SIZES = (1, 2, 3, 4)  # factor 0 is constant, like dSprites' colour
+VARYING = np.array([1, 2, 3])
 
 
 class FactorImages(GroundTruthDataset):
@@ -33,7 +33,7 @@ class FactorImages(GroundTruthDataset):
 
 
 def factors_of(images: np.ndarray) -> np.ndarray:
-    """The varying factors (B, 4) as floats, read back from FactorImages."""
+    """The varying factors (B, 3) as floats, read back from FactorImages."""
     return images.reshape(len(images), -1)[:, VARYING].astype(np.float64)
 
 
@@ -42,13 +42,9 @@ def identity(images: np.ndarray) -> np.ndarray:
     return factors_of(images) / (np.array(SIZES)[VARYING] - 1)
 
 
-def rotation(dim: int, seed: int = 7) -> np.ndarray:
-    """A fixed random orthogonal matrix (dim, dim) with no near-zero entries' structure."""
-    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, dim)))
-    return q
-
-
-ROTATION = rotation(4)
+# Householder reflection I - 2 v v^T / |v|^2 with v = (1, 1, 1): orthogonal, and every
+# code mixes all three factors (diagonal 1/3, off-diagonal -2/3).
+ROTATION = np.eye(3) - 2.0 / 3.0 * np.ones((3, 3))
 
 
 def rotated(images: np.ndarray) -> np.ndarray:
@@ -69,7 +65,7 @@ def collapsed(images: np.ndarray) -> np.ndarray:
 def make_noise(seed: int = 11):
     """A representation that ignores its input: independent N(0, 1) codes."""
     rng = np.random.default_rng(seed)
-    return lambda images: rng.standard_normal((len(images), 4))
+    return lambda images: rng.standard_normal((len(images), 3))
 
 
 def encode_identity(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,10 +83,10 @@ def test_factor_images_round_trip(dataset):
     rng = np.random.default_rng(0)
     factors = dataset.sample_factors(50, rng)
     images = dataset.sample_observations_from_factors(factors, rng)
-    assert images.shape == (50, 1, 1, 5) and images.dtype == np.uint8
-    np.testing.assert_array_equal(images.reshape(50, 5), factors)
+    assert images.shape == (50, 1, 1, 4) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images.reshape(50, 4), factors)
     np.testing.assert_allclose(identity(images) * (np.array(SIZES)[VARYING] - 1), factors[:, VARYING])
 
 
 def test_rotation_is_orthogonal():
-    np.testing.assert_allclose(ROTATION @ ROTATION.T, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(ROTATION @ ROTATION.T, np.eye(3), atol=1e-12)

@@ -51,6 +51,8 @@ def resolve_metrics(metrics: str | list[str] | tuple[str, ...]) -> list[str]:
     names = list(METRICS) if metrics == "all" else metrics
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
+    if not isinstance(names, (list, tuple)):
+        raise ValueError(f"metrics must be 'all' or names from {list(METRICS)}, got {metrics!r}")
     unknown = [n for n in names if n not in METRICS]
     if unknown or not names:
         raise ValueError(f"metrics must be 'all' or names from {list(METRICS)}, got {metrics!r}")

@@ -62,6 +62,7 @@ OPTIONS = [
     ("--steps", "steps", click.IntRange(min=1), "Optimiser steps."),
     ("--batch-size", "batch_size", click.IntRange(min=2), "Batch size M."),
     ("--lr", "lr", click.FloatRange(min=0, min_open=True), "VAE learning rate (Adam)."),
+    ("--disc-lr", "disc_lr", click.FloatRange(min=0, min_open=True), "Discriminator learning rate (Adam)."),
     ("--seed", "seed", int, "Seed for every random choice."),
     ("--log-every", "log_every", click.IntRange(min=1), "Steps per history row."),
     ("--eval-every", "eval_every", click.IntRange(min=1), "Steps per TC_mean/TC_sample evaluation."),

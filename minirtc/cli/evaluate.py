@@ -1,0 +1,52 @@
+"""`minirtc evaluate RUN_DIR`: score a trained run with the metrics of SPEC 6."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("evaluate")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--metrics",
+    default="all",
+    show_default=True,
+    help="'all' or comma-separated names (see minirtc.metrics.METRICS).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every metric's sampling.")
+@click.option(
+    "--num-train",
+    type=click.IntRange(min=2),
+    default=10_000,
+    show_default=True,
+    help="Training points / votes (SPEC 6 default 10,000).",
+)
+@click.option(
+    "--num-eval",
+    type=click.IntRange(min=2),
+    default=5_000,
+    show_default=True,
+    help="Evaluation points / votes (SPEC 6 default 5,000).",
+)
+@click.option("--device", default=None, help="torch runs: evaluate on this device instead of the run's.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def evaluate_command(run_dir, metrics, seed, num_train, num_eval, device, quiet):
+    """Score the run in RUN_DIR (either backend); writes RUN_DIR/metrics.json and prints a table."""
+    from minirtc.experiments.evaluation import evaluate_run
+    from minirtc.metrics import METRICS, format_table
+
+    chosen = "all" if metrics == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
+    if chosen != "all":
+        unknown = sorted(set(chosen) - set(METRICS))
+        if unknown:
+            raise click.ClickException(f"unknown metrics {unknown}; choose from: {', '.join(METRICS)}")
+    try:
+        record = evaluate_run(run_dir, chosen, seed, num_train, num_eval, progress=not quiet, device=device)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(format_table(record["metrics"]))
+    click.echo(f"wrote {run_dir}/metrics.json")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(evaluate_command)

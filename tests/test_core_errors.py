@@ -89,6 +89,9 @@ def test_stratified_sampling_needs_a_batch_from_the_dataset(latents, method: str
         minirtc.decompose(*latents, 5, method=method)
     with pytest.raises(ValueError, match=f"batch_size must be at least 2 for '{method}'"):
         minirtc.log_weight_matrix(method, 1, 10)
+    z, mu, logvar = latents
+    with pytest.raises(ValueError, match=f"batch_size must be at least 2 for '{method}', got 1"):
+        minirtc.decompose(z[:1], mu[:1], logvar[:1], 10, method=method)
     minirtc.decompose(*latents, M, method=method)  # M == N is allowed
 
 

@@ -43,6 +43,11 @@ def read_status_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status (this benchmark needs Linux)")
 
 
+def case_key(backend: str, M: int, D: int, chunk_size: int | None, grad: bool) -> dict:
+    """The fields that name a case in the results."""
+    return {"backend": backend, "M": M, "D": D, "chunk_size": chunk_size, "grad": grad}
+
+
 def worker(backend: str, M: int, D: int, chunk_size: int | None, grad: bool) -> dict:
     """Run one case in this process and return its measurements."""
     import numpy as np
@@ -84,11 +89,7 @@ def worker(backend: str, M: int, D: int, chunk_size: int | None, grad: bool) -> 
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak_kib = read_status_kib("VmHWM")
     return {
-        "backend": backend,
-        "M": M,
-        "D": D,
-        "chunk_size": chunk_size,
-        "grad": grad,
+        **case_key(backend, M, D, chunk_size, grad),
         "tc": tc,
         "wall_s": wall,
         "cpu_s": cpu,
@@ -106,14 +107,7 @@ def run_case(backend: str, M: int, D: int, chunk_size: int | None, grad: bool) -
         command.append("--grad")
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        return {
-            "backend": backend,
-            "M": M,
-            "D": D,
-            "chunk_size": chunk_size,
-            "grad": grad,
-            "error": done.stderr[-2000:],
-        }
+        return {**case_key(backend, M, D, chunk_size, grad), "error": done.stderr[-2000:]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

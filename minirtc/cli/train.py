@@ -10,7 +10,16 @@ from typing import Any
 import click
 
 from minirtc.objectives import MODELS, TC_ESTIMATORS
-from minirtc.training.config import ARCHS, BACKENDS, DEVICES, DTYPES, ConfigError, TrainConfig
+from minirtc.training.config import (
+    ARCHS,
+    BACKENDS,
+    DEVICES,
+    DTYPES,
+    PROFILES,
+    ConfigError,
+    TrainConfig,
+    profile_config,
+)
 
 DEFAULTS = TrainConfig()
 
@@ -49,7 +58,12 @@ OPTIONS = [
     ("--lambda-d", "lambda_d", click.FloatRange(min=0), "dip-vae diagonal weight."),
     ("--tc-estimator", "tc_estimator", click.Choice(TC_ESTIMATORS), "How TC is estimated (SPEC 3)."),
     ("--dataset", "dataset", str, "Dataset name (see `minirtc data info`)."),
-    ("--subset", "subset", click.IntRange(min=2), "Train on this many items, drawn with --seed."),
+    (
+        "--subset",
+        "subset",
+        click.IntRange(min=0),
+        "Train on at most this many items, drawn with --seed; 0 = all.",
+    ),
     ("--data-dir", "data_dir", click.Path(file_okay=False), "Where real data files live."),
     ("--backend", "backend", click.Choice(BACKENDS), "numpy (autograd, classroom) or torch (scale)."),
     ("--device", "device", click.Choice(DEVICES), "torch device; auto picks cuda when present."),
@@ -85,9 +99,11 @@ def _config_options(fn):
     return fn
 
 
-def build_config(config_file: str | None, resume_dir: Path | None, given: dict[str, Any]) -> TrainConfig:
-    """Defaults < config file (or the resumed run's config.json) < flags given."""
-    config = DEFAULTS
+def build_config(
+    profile: str, config_file: str | None, resume_dir: Path | None, given: dict[str, Any]
+) -> TrainConfig:
+    """Profile < config file (or the resumed run's config.json) < flags given."""
+    config = profile_config(profile)
     if config_file is not None:
         config = TrainConfig.from_file(config_file)
     elif resume_dir is not None and (resume_dir / "config.json").exists():
@@ -110,11 +126,18 @@ def build_config(config_file: str | None, resume_dir: Path | None, given: dict[s
     default=None,
     help="Run directory  [default: runs/<model>-<dataset>-seed<seed>]",
 )
+@click.option(
+    "--profile",
+    type=click.Choice(list(PROFILES)),
+    default="classroom",
+    show_default=True,
+    help="Starting settings: classroom (NumPy MLP, minutes) or paper (SPEC 8: torch conv, 300k steps).",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace a run that --out already holds.")
 @click.option("--quiet", is_flag=True, help="No progress bar; print only the final lines.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
-def train_command(config_file, out, resume, overwrite, quiet, dry_run, bf16, **options):
+def train_command(profile, config_file, out, resume, overwrite, quiet, dry_run, bf16, **options):
     """Train a VAE of the total-correlation family and record it in a run directory.
 
     With no options it trains rtc-vae with the NumPy/autograd backend on a subset of
@@ -138,7 +161,7 @@ def train_command(config_file, out, resume, overwrite, quiet, dry_run, bf16, **o
     if resume and out is None:
         raise click.UsageError("--resume needs --out, the run directory to continue")
     try:
-        config = build_config(config_file, Path(out) if resume else None, given).checked()
+        config = build_config(profile, config_file, Path(out) if resume else None, given).checked()
     except (ConfigError, TypeError) as error:
         raise click.ClickException(str(error)) from None
     out = Path(out or f"runs/{config.model}-{config.dataset}-seed{config.seed}")
@@ -149,6 +172,8 @@ def train_command(config_file, out, resume, overwrite, quiet, dry_run, bf16, **o
         summary = train(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
     except (ConfigError, RunDirectoryError, TrainingFailed, ValueError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from None
+    data = summary["dataset"]
+    click.echo(f"data: {data['name']}, {data['num_items']} items ({data['source']})")
     click.echo(f"run directory: {out}")
     click.echo(
         f"final ELBO: {summary['elbo']:.3f} nats   TC_mean: {summary['tc_mean']:.3f}   "

@@ -68,12 +68,23 @@ def evaluate(trainer: Any, eval_set: EvalSet) -> dict[str, float]:
 
 def load_training_data(config: TrainConfig):
     """The dataset object and its training images as one uint8 array (N, H, W, C)."""
-    dataset = data.load(config.dataset, data_dir=config.data_dir, subset=config.subset, seed=config.seed)
+    dataset = load_dataset(config)
     if config.batch_size > len(dataset):
         raise ConfigError(
             f"batch_size ({config.batch_size}) is larger than the dataset ({len(dataset)} items)"
         )
     return dataset, dataset.images(np.arange(len(dataset)))
+
+
+def load_dataset(config: TrainConfig):
+    """The run's dataset: at most `subset` items of it (all when subset is None or 0)."""
+    full = data.load(config.dataset, data_dir=config.data_dir)
+    subset = config.subset if config.subset and config.subset < len(full) else None
+    return (
+        full
+        if subset is None
+        else data.load(config.dataset, config.data_dir, subset=subset, seed=config.seed)
+    )
 
 
 def prepare_run_dir(out: Path, config: TrainConfig, resume: bool, overwrite: bool) -> dict[str, Any] | None:
@@ -124,6 +135,7 @@ def train(
         records.atomic_write_json(out / records.CONFIG, run_record(config, dataset))
 
     summary = _run_steps(config, out, trainer, eval_set, start, progress, on_row)
+    summary["dataset"] = dataset.describe()
     records.atomic_write_json(out / records.SUMMARY, summary)
     if summary["status"] == "failed":
         raise TrainingFailed(summary["error"])

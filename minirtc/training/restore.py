@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from minirtc import backends, data
+from minirtc import backends
 from minirtc.training import records
 from minirtc.training.config import TrainConfig
+from minirtc.training.loop import load_dataset
 
 
 @dataclass
@@ -46,8 +47,10 @@ def load_run(run_dir: str | Path, device: str | None = None) -> TrainedRun:
         config = TrainConfig.from_dict({**config.to_dict(), "device": device})
     checkpoint = records.load_checkpoint(path)
     if checkpoint is None:
-        raise FileNotFoundError(f"{path} has no checkpoint yet; train it first (minirtc train --out {path} --resume)")
-    dataset = data.load(config.dataset, data_dir=config.data_dir, subset=config.subset, seed=config.seed)
+        raise FileNotFoundError(
+            f"{path} has no checkpoint yet; train it first (minirtc train --out {path} --resume)"
+        )
+    dataset = load_dataset(config)
     # The trainer only needs a batch of images for shapes; the model comes from the checkpoint.
     sample = dataset.images(np.arange(min(len(dataset), config.batch_size)))
     trainer = backends.get(config.backend).make_trainer(config, sample, dataset.pixel_max)

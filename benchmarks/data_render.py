@@ -30,20 +30,30 @@ from minirtc.data.shapes3d import ProceduralShapes3D
 
 def seconds(fn: Callable[[], object], repeats: int = 1) -> float:
     """Median wall-clock seconds of `repeats` calls."""
-    times = []
+    return timed(fn, repeats)[0]
+
+
+def timed(fn: Callable[[], object], repeats: int = 1) -> tuple[float, float]:
+    """Median wall-clock and median process-CPU seconds of `repeats` calls.
+
+    On a shared machine the CPU time (all threads of this process) is the steadier number.
+    """
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return float(np.median(wall)), float(np.median(cpu))
 
 
 def random_batches(ds, rng: np.random.Generator) -> dict[str, float]:
-    """Seconds for 64 random items (median of 50) and 10,000 random items (median of 3)."""
-    return {
-        "random_64_s": seconds(lambda: ds.images(rng.integers(0, len(ds), 64)), 50),
-        "random_10000_s": seconds(lambda: ds.images(rng.integers(0, len(ds), 10_000)), 3),
-    }
+    """Wall and CPU seconds for 64 random items (median of 50) and 10,000 random items (median of 3)."""
+    out = {}
+    for n, repeats in ((64, 50), (10_000, 3)):
+        wall, cpu = timed(lambda n=n: ds.images(rng.integers(0, len(ds), n)), repeats)
+        out.update({f"random_{n}_s": wall, f"random_{n}_cpu_s": cpu})
+    return out
 
 
 def dsprites_cases(quick: bool, rng: np.random.Generator) -> dict[str, float]:
@@ -54,9 +64,11 @@ def dsprites_cases(quick: bool, rng: np.random.Generator) -> dict[str, float]:
         out[f"dsprites_subset_{n}_all_s"] = seconds(lambda s=subset: s.images(np.arange(len(s))))
     if not quick:
         everything = np.arange(len(ds))
-        out["dsprites_all_737280_2threads_s"] = seconds(lambda: ds.images(everything))
-        one = ProceduralDSprites(workers=1)
-        out["dsprites_all_737280_1thread_s"] = seconds(lambda: one.images(everything))
+        for workers in (1, 2):
+            threads = ProceduralDSprites(workers=workers)
+            wall, cpu = timed(lambda t=threads: t.images(everything))
+            out[f"dsprites_all_737280_{workers}thread_s"] = wall
+            out[f"dsprites_all_737280_{workers}thread_cpu_s"] = cpu
     return out
 
 
@@ -94,6 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+    results["load_average_1min"] = os.getloadavg()[0]  # other work on the machine inflates wall times
     results.update(dsprites_cases(args.quick, rng))
     results.update(shapes3d_cases(args.quick, rng))
     results["gaussian_all_4096_s"] = seconds(lambda: data.load("gaussian").images(np.arange(4096)), 5)

@@ -84,16 +84,21 @@ def log_weight_matrix(method: str, batch_size: int, dataset_size: int) -> onp.nd
     """
     _check_method(method)
     M, N = _check_sizes(method, batch_size, dataset_size)
+    return log_weight_rows(method, M, N, 0, M)
+
+
+def log_weight_rows(method: str, M: int, N: int, start: int, stop: int) -> onp.ndarray:
+    """Rows start..stop-1 of `log_weight_matrix` (c, M): chunked estimators never hold all M x M."""
     if method == "mws":
-        return onp.full((M, M), -math.log(N * M))
+        return onp.full((stop - start, M), -math.log(N * M))
     if method == "mws-noconst":
-        return onp.zeros((M, M))
+        return onp.zeros((stop - start, M))
 
     M_prime = M - 1
     strat_weight = (N - M_prime) / (N * M_prime)  # one item stands in for N - M' items
-    row = onp.arange(M)[:, None]  # (M, 1)
+    row = onp.arange(start, stop)[:, None]  # (c, 1)
     col = onp.arange(M)[None, :]  # (1, M)
-    W = onp.full((M, M), 1.0 / M_prime)
+    W = onp.full((stop - start, M), 1.0 / M_prime)
     if method == "mss1":
         W = onp.where(col == row, 1.0 / N, W)  # the sample's own posterior
         W = onp.where(col == (row + 1) % M, strat_weight, W)  # the stratum's stand-in
@@ -128,13 +133,13 @@ def decompose(
     """
     _check_method(method)
     M, D = _check_latents(z, mu, logvar)
+    M, N = _check_sizes(method, M, dataset_size)
     ops = ops_for(z)
-    logW = ops.asarray(log_weight_matrix(method, M, dataset_size), like=z)  # (M, M)
 
     def mixture_rows(start: int, stop: int) -> MixtureLogDensity:
         # (c, M, D): [i, j, k] = log N(z_ik; mu_jk, sigma_jk^2)
         L = log_normal(z[start:stop, None, :], mu[None, :, :], logvar[None, :, :])
-        logW_rows = logW[start:stop]  # (c, M)
+        logW_rows = ops.asarray(log_weight_rows(method, M, N, start, stop), like=z)  # (c, M)
         log_qz = ops.logsumexp(logW_rows + ops.sum(L, axis=2), axis=1)  # (c,)
         log_qz_marginals = ops.logsumexp(logW_rows[:, :, None] + L, axis=1)  # (c, D)
         return MixtureLogDensity(log_qz, log_qz_marginals)
@@ -160,6 +165,8 @@ def exact_log_qz(
     chunks with logaddexp, so memory is O(M * chunk_size * D).  SPEC 3 and 4.
     """
     N, D = _check_pair(dataset_mu, dataset_logvar, "dataset_mu", "dataset_logvar")
+    if N < 1:
+        raise ValueError("dataset_mu must hold at least one posterior (N >= 1), got an empty array")
     if z.ndim != 2 or z.shape[1] != D:
         raise ValueError(f"z must have shape (M, {D}) to match dataset_mu, got {tuple(z.shape)}")
     ops = ops_for(z)

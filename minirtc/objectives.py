@@ -42,8 +42,8 @@ MODEL_DEFAULTS: dict[str, dict[str, float | str]] = {
     "beta-vae": {"beta": 4.0, "tc_estimator": "mss1"},
     "beta-tcvae": {"alpha": 1.0, "beta": 6.0, "gamma": 1.0, "tc_estimator": "mss1"},
     "factor-vae": {"gamma": 6.0, "tc_estimator": "discriminator"},
-    "dip-vae-i": {"lambda_od": 10.0, "lambda_d": 100.0, "tc_estimator": "mss1"},
-    "dip-vae-ii": {"lambda_od": 10.0, "lambda_d": 10.0, "tc_estimator": "mss1"},
+    "dip-vae-i": {"lambda_od": 10.0, "tc_estimator": "mss1"},  # lambda_d = 10 lambda_od
+    "dip-vae-ii": {"lambda_od": 10.0, "tc_estimator": "mss1"},  # lambda_d = lambda_od
     "rtc-vae": {"beta": 6.0, "eta": 10.0, "tc_estimator": "discriminator"},
 }
 
@@ -69,6 +69,10 @@ class ObjectiveConfig:
             raise ValueError(f"model must be one of {list(MODELS)}, got {self.model!r}")
         filled = {k: v for k, v in MODEL_DEFAULTS[self.model].items() if getattr(self, k) is None}
         config = dataclasses.replace(self, **filled)
+        if config.model.startswith("dip-vae") and config.lambda_d is None:
+            # Kumar et al.: lambda_d = 10 lambda_od for DIP-VAE-I, lambda_od for DIP-VAE-II
+            ratio = 10.0 if config.model == "dip-vae-i" else 1.0
+            config = dataclasses.replace(config, lambda_d=ratio * config.lambda_od)
         config._check()
         return config
 

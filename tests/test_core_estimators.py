@@ -8,6 +8,7 @@ math.log / math.exp.
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -223,3 +224,30 @@ def test_narrow_posteriors_do_not_underflow() -> None:
     for method in minirtc.METHODS:
         result = minirtc.decompose(z, mu, logvar, 1000, method=method, chunk_size=3)
         assert all(np.all(np.isfinite(v)) for v in result), method
+
+
+def traced_peak_bytes(fn) -> int:
+    """Peak bytes allocated while fn runs (NumPy reports its buffers to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("method", minirtc.METHODS)
+def test_chunked_memory_is_bounded_by_the_chunk(method: str) -> None:
+    """SPEC 3 "Memory": with chunk_size c, memory is O(c M D), not O(M^2): at M = 1024, c = 8
+    a (c, M, D) slice is 128 KiB, while one (M, M) float64 matrix would be 8 MiB."""
+    M_, D_, chunk = 1024, 2, 8
+    z, mu, logvar = latents(13, M=M_, D=D_)
+    slice_bytes = chunk * M_ * D_ * 8
+    allowed = 16 * slice_bytes + 2**20  # 16 live slices, plus 1 MiB for the O(M D) outputs
+    minirtc.decompose(z[:4], mu[:4], logvar[:4], 10)  # import the backend outside the trace
+    peak = traced_peak_bytes(
+        lambda: minirtc.decompose(z, mu, logvar, 10 * M_, method=method, chunk_size=chunk)
+    )
+    assert peak < allowed, f"decompose peaked at {peak / 2**20:.1f} MiB, allowed {allowed / 2**20:.1f} MiB"
+    peak = traced_peak_bytes(lambda: minirtc.exact_log_qz(z, mu, logvar, chunk_size=chunk))
+    assert peak < allowed, f"exact_log_qz peaked at {peak / 2**20:.1f} MiB, allowed {allowed / 2**20:.1f} MiB"

@@ -90,6 +90,14 @@ def test_existing_run_is_refused_then_overwritten_or_resumed(tmp_path):
     extended = run("--out", out, "--resume", "--steps", "30", "--quiet")
     assert extended.exit_code == 0, extended.output
     assert [r["step"] for r in read_history(tmp_path / "run") if r["kind"] == "train"] == [10, 20, 30]
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["train"]["steps"] == 30 and [r["step"] for r in record["resumes"]] == [20]
+
+    again = run("--out", out, "--resume", "--steps", "30", "--quiet")  # already finished: nothing redone
+    assert again.exit_code == 0 and "final ELBO" in again.output
+    assert [r["step"] for r in read_history(tmp_path / "run") if r["kind"] == "train"] == [10, 20, 30]
+    shorter = run("--out", out, "--resume", "--steps", "10", "--quiet")
+    assert shorter.exit_code != 0 and "past --steps 10" in shorter.output
 
     assert run(*FAST, "--out", out, "--overwrite", "--seed", "1").exit_code == 0
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["seed"] == 1

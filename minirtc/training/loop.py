@@ -13,6 +13,7 @@ wall-clock fields `images_per_s` and `wall_s`.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,9 +128,12 @@ def train(
 
     start = 0
     if checkpoint is not None:
-        trainer.load_state(checkpoint["trainer"])
         start = checkpoint["step"]
+        if start > config.steps:
+            raise RunDirectoryError(f"{out} is already at step {start}, past --steps {config.steps}")
+        trainer.load_state(checkpoint["trainer"])
         records.truncate_history(out, start)
+        record_resume(out, config, start)
     else:
         (out / records.HISTORY).unlink(missing_ok=True)
         records.atomic_write_json(out / records.CONFIG, run_record(config, dataset))
@@ -154,13 +158,27 @@ def run_record(config: TrainConfig, dataset: Any) -> dict[str, Any]:
     }
 
 
+def record_resume(out: Path, config: TrainConfig, step: int) -> None:
+    """Note a resume in config.json (steps may have been extended), atomically."""
+    record = json.loads((out / records.CONFIG).read_text())
+    record["train"] = config.to_dict()
+    record.setdefault("resumes", []).append({"step": step, **records.provenance()})
+    records.atomic_write_json(out / records.CONFIG, record)
+
+
+def _last_rows(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The last train and eval rows already in the history (for a run resumed at its end)."""
+    rows = records.read_history(out)
+    last = {kind: next((r for r in reversed(rows) if r["kind"] == kind), {}) for kind in ("train", "eval")}
+    return last["train"], last["eval"]
+
+
 def _run_steps(config, out, trainer, eval_set, start, progress, on_row) -> dict[str, Any]:
     """The step loop: log rows, evaluation rows, checkpoints; stops on a NaN."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=config.steps, initial=start, disable=not progress, desc=f"{config.model}", unit="step")
-    last_train: dict[str, Any] = {}
-    last_eval: dict[str, Any] = {}
+    last_train, last_eval = _last_rows(out)
     images_per_step = config.batch_size * (2 if trainer.objective.tc_estimator == "discriminator" else 1)
     t_run = t_log = time.perf_counter()
     step_log = start

@@ -57,6 +57,15 @@ def test_mismatched_shapes(latents) -> None:
         minirtc.discriminator_loss(np.zeros((M, 2)), np.zeros(M))
 
 
+def test_mismatched_moments_are_named(latents) -> None:
+    """kl_normal and dip_penalty take mu and logvar of one shape; numpy's broadcast error names neither."""
+    _, mu, logvar = latents
+    with pytest.raises(ValueError, match="logvar has shape .* mu has shape"):
+        minirtc.kl_normal(mu, logvar[:, :2])
+    with pytest.raises(ValueError, match="logvar has shape .* mu has shape"):
+        minirtc.dip_penalty(mu, logvar[:, :2], kind="ii")
+
+
 def test_empty_dataset_is_named(latents) -> None:
     z, _, _ = latents
     with pytest.raises(ValueError, match="dataset_mu"):

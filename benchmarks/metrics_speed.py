@@ -1,0 +1,141 @@
+"""How long each metric of SPEC 6 takes at its default sizes, on a dSprites-sized factor grid.
+
+    python benchmarks/metrics_speed.py [--quick] [--n-jobs N] [--images fake|procedural] [--out FILE.json]
+
+The representation is fake and cheap, so the numbers are the metrics' own cost
+(sampling, classifiers, trees), not a model's: 10 codes, five near the five
+varying dSprites factors and five mixtures of them, plus noise.  `--images fake`
+(default) renders each factor vector as a 1 x 1 x 6 "image"; `--images
+procedural` renders real 64 x 64 procedural dSprites and projects the pixels to
+10 codes, adding the rendering cost.  MIG's core is also timed alone on 10,000
+points x 10 codes.  `--quick` uses a tenth of the default sizes.  Nothing here
+is asserted anywhere: this is how we measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from minirtc.data.base import GroundTruthDataset
+from minirtc.data.files import atomic_path
+from minirtc.metrics import METRICS, evaluate_representation, mig
+
+DSPRITES_SIZES = (1, 3, 6, 40, 32, 32)  # colour, shape, scale, orientation, posX, posY (SPEC 7)
+
+
+class FactorVectors(GroundTruthDataset):
+    """The dSprites factor grid with each factor vector as its own (1, 1, 6) uint8 image."""
+
+    name = "dsprites-factor-vectors"
+    factor_sizes = DSPRITES_SIZES
+    factor_names = ("color", "shape", "scale", "orientation", "posX", "posY")
+    image_shape = (1, 1, 6)
+    pixel_max = 255
+
+    def images(self, index: np.ndarray) -> np.ndarray:
+        return self.index_to_factors(index).astype(np.uint8)[:, None, None, :]
+
+
+def factor_encoder(seed: int = 0) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """encode_fn for FactorVectors: mu (B, 10) = [factors + noise, mixtures], logvar = -3."""
+    rng = np.random.default_rng(seed)
+    mix = rng.standard_normal((5, 5))  # (5 factors, 5 mixed codes)
+    scale = 1.0 / (np.array(DSPRITES_SIZES[1:]) - 1)
+
+    def encode(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f = images.reshape(len(images), -1)[:, 1:] * scale  # (B, 5) in [0, 1]
+        mu = np.concatenate([f, f @ mix], axis=1) + 0.05 * rng.standard_normal((len(f), 10))
+        return mu, np.full_like(mu, -3.0)
+
+    return encode
+
+
+def pixel_encoder(seed: int = 0) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """encode_fn for 64 x 64 images: a fixed random projection of the pixels to 10 codes."""
+    proj = np.random.default_rng(seed).standard_normal((64 * 64, 10)) / 64.0
+
+    def encode(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mu = images.reshape(len(images), -1).astype(np.float32) @ proj  # (B, 10)
+        return mu.astype(np.float64), np.full(mu.shape, -3.0)
+
+    return encode
+
+
+def seconds(fn: Callable[[], object], repeats: int = 1) -> tuple[float, object]:
+    """Median wall-clock seconds of `repeats` calls, and the last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), result
+
+
+def mig_core_seconds() -> float:
+    """MIG's array-level core on 10,000 points x 10 codes with dSprites' 5 varying factors."""
+    rng = np.random.default_rng(0)
+    factors = np.stack([rng.integers(0, s, 10_000) for s in DSPRITES_SIZES[1:]], axis=1)
+    codes = np.concatenate([factors + rng.normal(0, 0.5, factors.shape), rng.standard_normal((10_000, 5))], 1)
+    return seconds(lambda: mig(factors, codes), repeats=5)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the default sizes")
+    parser.add_argument("--n-jobs", type=int, default=2, help="parallel tree fits in a second DCI run")
+    parser.add_argument("--images", choices=("fake", "procedural"), default="fake")
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    args = parser.parse_args()
+
+    if args.images == "procedural":
+        from minirtc.data.dsprites import ProceduralDSprites
+
+        dataset, encode_fn = ProceduralDSprites(), pixel_encoder()
+    else:
+        dataset, encode_fn = FactorVectors(), factor_encoder()
+    sizes = dict(num_train=1_000, num_eval=500) if args.quick else dict(num_train=10_000, num_eval=5_000)
+
+    timings = {"mig_core_10000x10_s": mig_core_seconds()}
+    scores = {}
+    for name in METRICS:
+        timings[f"{name}_s"], result = seconds(
+            lambda n=name: evaluate_representation(dataset, encode_fn, [n], progress=False, **sizes)
+        )
+        scores.update(result)
+        print(f"{name:<20} {timings[f'{name}_s']:8.2f} s", flush=True)
+    parallel = dict(progress=False, n_jobs=args.n_jobs, **sizes)
+    timings[f"dci_n_jobs_{args.n_jobs}_s"], _ = seconds(
+        lambda: evaluate_representation(dataset, encode_fn, ["dci"], **parallel)
+    )
+    timings["suite_total_s"] = sum(timings[f"{name}_s"] for name in METRICS)
+    timings[f"suite_total_dci_n_jobs_{args.n_jobs}_s"] = (
+        timings["suite_total_s"] - timings["dci_s"] + timings[f"dci_n_jobs_{args.n_jobs}_s"]
+    )
+
+    report = {
+        "images": args.images,
+        "sizes": sizes,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": list(os.getloadavg()),
+        "machine": platform.platform(),
+        "timings": timings,
+        "scores": scores,
+    }
+    width = max(len(k) for k in timings)
+    print("\n".join(f"{k:<{width}}  {v:9.3f}" for k, v in timings.items()))
+    if args.out is not None:
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,530 @@
+"""The paper's figures (Figs. 3-10) from a sweep directory, plus traversals and reconstructions.
+
+    tc_over_training_<model>.png   Figs. 3, 9: TC_sample and TC_mean over training, per beta
+    tc_mean_comparison.png         Figs. 4, 10: TC_mean of the models side by side, per beta
+    elbo.png                       Figs. 5, 6: training ELBO, per beta
+    pairplot_<model>.png           Figs. 7, 8: pairs of mean-representation dimensions
+    traversals_<model>.png         one latent dimension varied per row, decoded
+    reconstructions.png            data and each model's reconstruction
+
+Bands are 90% confidence intervals of the mean over seeds (Student t, n - 1 degrees of
+freedom), as the paper's "90% confidence interval"; a single seed gets no band.  Only
+finished runs are plotted; every other grid point is named as missing on the figure and
+in the returned notes.  Figures are drawn on `matplotlib.figure.Figure` objects (no
+pyplot state) with the Agg canvas and written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from minirtc.experiments.sweep import METRICS_FILE, RunState, SweepSpec, read_spec, sweep_states
+from minirtc.training import records
+
+BAND_LEVEL = 0.9  # the paper's 90% confidence interval
+MODEL_COLOURS = {
+    "factor-vae": "#d62728",
+    "rtc-vae": "#1f77b4",
+    "beta-tcvae": "#2ca02c",
+    "beta-vae": "#9467bd",
+}
+FONT = {
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+}
+DPI = 150
+
+
+# -- reading a sweep ---------------------------------------------------------------------
+
+
+@dataclass
+class RunData:
+    """One run's state and records (empty lists for runs without a history)."""
+
+    state: RunState
+    train_rows: list[dict[str, Any]]  # history rows of kind "train"
+    eval_rows: list[dict[str, Any]]  # history rows of kind "eval"
+    summary: dict[str, Any] | None
+    metrics: dict[str, Any] | None  # metrics.json
+    config: dict[str, Any] | None  # config.json
+
+
+@dataclass
+class SweepData:
+    """Everything the figures and the report read from a sweep directory."""
+
+    path: Path
+    spec: SweepSpec
+    runs: list[RunData]
+
+    def finished(self, model: str, beta: float) -> list[RunData]:
+        return [
+            r
+            for r in self.runs
+            if r.state.state == "finished" and r.state.run.model == model and r.state.run.beta == beta
+        ]
+
+    def missing(self) -> list[RunState]:
+        return [r.state for r in self.runs if r.state.state != "finished"]
+
+    def dataset_record(self) -> dict[str, Any] | None:
+        """config.json's dataset record of the first run that has one."""
+        for run in self.runs:
+            if run.config is not None:
+                return run.config.get("dataset")
+        return None
+
+
+def _json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def load_sweep(sweep_dir: str | Path) -> SweepData:
+    """Read sweep.json and every run's history, summary, metrics and config."""
+    sweep_dir = Path(sweep_dir)
+    spec = read_spec(sweep_dir)
+    runs = []
+    for state in sweep_states(sweep_dir, spec):
+        rows = records.read_history(state.path)
+        runs.append(
+            RunData(
+                state=state,
+                train_rows=[r for r in rows if r.get("kind") == "train"],
+                eval_rows=[r for r in rows if r.get("kind") == "eval"],
+                summary=_json_or_none(state.path / records.SUMMARY),
+                metrics=_json_or_none(state.path / METRICS_FILE),
+                config=_json_or_none(state.path / records.CONFIG),
+            )
+        )
+    return SweepData(sweep_dir, spec, runs)
+
+
+def missing_note(data: SweepData, models: tuple[str, ...] | None = None, width: int = 110) -> str:
+    """ "missing: factor-vae b=6 seeds 1, 2 (pending); ..." for unfinished runs, or "" if none."""
+    groups: dict[tuple[str, float, str], list[int]] = {}
+    for state in data.missing():
+        if models is None or state.run.model in models:
+            groups.setdefault((state.run.model, state.run.beta, state.state), []).append(state.run.seed)
+    if not groups:
+        return ""
+    parts = [
+        f"{m} \u03b2={b:g} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))} ({st})"
+        for (m, b, st), s in groups.items()
+    ]
+    text = "not plotted (unfinished runs): " + "; ".join(parts)
+    return _wrap(text, width)
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
+# -- bands over seeds -------------------------------------------------------------------
+
+
+def seed_band(series: list[tuple[np.ndarray, np.ndarray]], level: float = BAND_LEVEL):
+    """Mean and confidence band over seeds of curves given as (steps, values) pairs.
+
+    Returns steps (T,), mean (T,), lo (T,), hi (T,), n (T,): at each step that any seed
+    logged, the seeds that logged it; lo = hi = mean where n < 2.  Non-finite values
+    (a singular covariance gives TC = inf) are left out of that step.
+    """
+    from scipy import stats
+
+    steps = np.unique(np.concatenate([s for s, _ in series])) if series else np.zeros(0)
+    table = np.full((len(series), len(steps)), np.nan)  # (S, T)
+    for i, (s, v) in enumerate(series):
+        table[i, np.searchsorted(steps, s)] = v
+    table[~np.isfinite(table)] = np.nan
+    n = np.sum(~np.isnan(table), axis=0)  # (T,)
+    keep = n > 0
+    table, steps, n = table[:, keep], steps[keep], n[keep]
+    mean = np.nanmean(table, axis=0) if len(steps) else np.zeros(0)
+    sd = np.nanstd(table, axis=0, ddof=1) if len(series) > 1 else np.zeros_like(mean)
+    sd = np.where(n > 1, sd, 0.0)
+    t = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))  # two-sided
+    half = np.where(n > 1, t * sd / np.sqrt(n), 0.0)
+    return steps, mean, mean - half, mean + half, n
+
+
+def curve(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of `key` over history rows."""
+    steps = np.array([r["step"] for r in rows if key in r], dtype=np.int64)
+    values = np.array([r[key] if r[key] is not None else np.nan for r in rows if key in r], dtype=float)
+    return steps, values
+
+
+def _band_plot(ax, runs: list[RunData], rows: str, key: str, colour, label: str, style: str = "-") -> None:
+    """One mean curve with its band over the seeds in `runs`."""
+    series = [curve(getattr(r, rows), key) for r in runs]
+    series = [s for s in series if len(s[0])]
+    if not series:
+        return
+    steps, mean, lo, hi, _ = seed_band(series)
+    ax.plot(steps, mean, style, color=colour, lw=1.3, label=f"{label} (n={len(series)})")
+    ax.fill_between(steps, lo, hi, color=colour, alpha=0.2, lw=0)
+
+
+# -- figures -----------------------------------------------------------------------------
+
+
+def _figure(width: float, height: float, layout: str | None = "constrained"):
+    """A Figure on an Agg canvas (no pyplot state); draw it inside `paper_style()`.
+
+    Grids of many small axes use layout=None and fixed margins: constrained layout
+    costs seconds per figure there.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout=layout)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def paper_style():
+    """A context in which figures get the paper-size fonts (matplotlib's rc settings, restored after)."""
+    import matplotlib
+
+    return matplotlib.rc_context(FONT)
+
+
+def _footnote(fig, text: str) -> None:
+    """Put `text` (e.g. the missing runs) under the axes, in small grey type."""
+    if text:
+        fig.get_layout_engine().set(
+            rect=(0, 0.04 + 0.03 * text.count("\n"), 1, 1 - 0.04 - 0.03 * text.count("\n"))
+        )
+        fig.text(0.01, 0.005, text, fontsize=6.5, color="0.3", ha="left", va="bottom")
+
+
+def _suptitle(fig, text: str, fontsize: float = 8) -> float:
+    """A title wrapped to the figure's width (about 0.55 em per character); returns its height (inches)."""
+    per_line = int(fig.get_figwidth() * 72 / (0.55 * fontsize))
+    wrapped = "\n".join(_wrap(line, per_line) for line in text.split("\n"))
+    fig.suptitle(wrapped, fontsize=fontsize)
+    return (wrapped.count("\n") + 1) * 1.3 * fontsize / 72
+
+
+def _beta_colours(betas: tuple[float, ...]) -> dict[float, Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return {b: cmap(0.85 * i / max(len(betas) - 1, 1)) for i, b in enumerate(betas)}
+
+
+def _dataset_label(data: SweepData) -> str:
+    record = data.dataset_record() or {}
+    source = record.get("source", "unknown source")
+    return f"{data.spec.dataset} ({source})"
+
+
+def plot_tc_over_training(data: SweepData, model: str):
+    """Figs. 3/9: TC_sample (left) and TC_mean (right) of `model` over training, one curve per beta."""
+    fig = _figure(7.0, 2.8)
+    axes = fig.subplots(1, 2)
+    colours = _beta_colours(data.spec.betas)
+    for ax, key, name in zip(axes, ("tc_sample", "tc_mean"), ("TC$_{sample}$", "TC$_{mean}$")):
+        for beta in data.spec.betas:
+            _band_plot(ax, data.finished(model, beta), "eval_rows", key, colours[beta], f"\u03b2 = {beta:g}")
+        ax.set_title(f"{model}: {name}")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(f"{name} (nats)")
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(loc="best", frameon=False)
+    _suptitle(
+        fig,
+        f"Total correlation of sampled and mean representation, {_dataset_label(data)}; "
+        f"bands: {BAND_LEVEL:.0%} CI over seeds",
+        fontsize=8,
+    )
+    _footnote(fig, missing_note(data, (model,)))
+    return fig
+
+
+def plot_tc_mean_comparison(data: SweepData):
+    """Figs. 4/10: TC_mean of each model over training, one panel per beta (shared y axis)."""
+    betas = data.spec.betas
+    fig = _figure(min(2.4 * len(betas), 12.0) + 0.4, 2.6)
+    axes = np.atleast_1d(fig.subplots(1, len(betas), sharey=True))
+    for ax, beta in zip(axes, betas):
+        for model in data.spec.models:
+            _band_plot(
+                ax, data.finished(model, beta), "eval_rows", "tc_mean", MODEL_COLOURS.get(model, "k"), model
+            )
+        ax.set_title(f"\u03b2 = {beta:g}")
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(loc="best", frameon=False)
+    axes[0].set_ylabel("TC$_{mean}$ (nats)")
+    _suptitle(
+        fig,
+        f"TC of the mean representation, {' vs '.join(data.spec.models)}, {_dataset_label(data)}",
+        fontsize=8,
+    )
+    _footnote(fig, missing_note(data))
+    return fig
+
+
+def plot_elbo(data: SweepData):
+    """Figs. 5/6: the training ELBO (nats per image) of each model, one panel per beta.
+
+    The y axis starts at the lowest value after the first 10% of training, so the
+    converged part is readable (the first rows are hundreds of nats lower).
+    """
+    betas = data.spec.betas
+    fig = _figure(min(2.4 * len(betas), 12.0) + 0.4, 2.6)
+    axes = np.atleast_1d(fig.subplots(1, len(betas), sharey=True))
+    steps_total = int(data.spec.train["steps"])
+    low, high = np.inf, -np.inf
+    for ax, beta in zip(axes, betas):
+        for model in data.spec.models:
+            runs = data.finished(model, beta)
+            _band_plot(ax, runs, "train_rows", "elbo", MODEL_COLOURS.get(model, "k"), model)
+            for run in runs:
+                steps, values = curve(run.train_rows, "elbo")
+                late = values[(steps >= 0.1 * steps_total) & np.isfinite(values)]
+                if len(late):
+                    low, high = min(low, late.min()), max(high, late.max())
+        ax.set_title(f"\u03b2 = {beta:g}")
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(loc="lower right", frameon=False)
+    if np.isfinite(low):
+        margin = 0.05 * max(high - low, 1.0)
+        axes[0].set_ylim(low - margin, high + margin)
+    axes[0].set_ylabel("training ELBO (nats / image)")
+    _suptitle(
+        fig,
+        f"Training ELBO (minibatch, averaged over each log interval), {_dataset_label(data)}; "
+        "y axis: after the first 10% of steps",
+        fontsize=8,
+    )
+    _footnote(fig, missing_note(data))
+    return fig
+
+
+def plot_pairplot(mu: np.ndarray, title: str):
+    """Figs. 7/8: every pair of mean dimensions; scatter below the diagonal, Pearson r above.
+
+    mu: (P, D) mean representation of P data items.
+    """
+    P, D = mu.shape
+    side = max(0.9 * D, 3.0) + 0.5  # inches
+    fig = _figure(side, side, layout=None)
+    axes = fig.subplots(D, D, squeeze=False)
+    top = _suptitle(fig, title, fontsize=9) + 0.15
+    height = side + top
+    fig.set_figheight(height)
+    fig.subplots_adjust(
+        left=0.45 / side, right=0.99, bottom=0.35 / height, top=1 - top / height, wspace=0.05, hspace=0.05
+    )
+    r = np.corrcoef(mu.T) if P > 1 else np.eye(D)  # (D, D)
+    for i in range(D):
+        for j in range(D):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == j:
+                ax.hist(mu[:, i], bins=30, color="0.4")
+            elif i > j:
+                ax.scatter(mu[:, j], mu[:, i], s=0.5, alpha=0.35, color="k", rasterized=True, lw=0)
+            else:
+                value = r[i, j] if np.isfinite(r[i, j]) else 0.0
+                ax.set_facecolor((1.0, 1.0 - 0.8 * abs(value), 1.0 - 0.8 * abs(value)))
+                ax.text(
+                    0.5, 0.5, f"{r[i, j]:.2f}", ha="center", va="center", fontsize=8, transform=ax.transAxes
+                )
+            if j == 0:
+                ax.set_ylabel(f"\u03bc{i + 1}", rotation=0, ha="right", va="center")
+            if i == D - 1:
+                ax.set_xlabel(f"\u03bc{j + 1}")
+    return fig
+
+
+def _as_picture(image: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """(H, W, C) in [0, 1] -> something imshow draws: RGB as is, else channels side by side in grey."""
+    H, W, C = image.shape
+    if C == 3:
+        return np.clip(image, 0, 1), None
+    return image.transpose(0, 2, 1).reshape(H, W * C) if C > 1 else image[..., 0], "gray"
+
+
+def plot_image_grid(images: np.ndarray, row_labels: list[str], column_labels: list[str] | None, title: str):
+    """A grid of images (R, K, H, W, C) in [0, 1] with a label per row (and optionally per column)."""
+    R, K, H, W, C = images.shape
+    cell_h = 0.7 * min(H / (W * (C if C != 3 else 1)), 1.0)
+    width, cells = 1.3 + 0.7 * K, max(cell_h, 0.2) * R * 1.08  # inches
+    fig = _figure(width, cells + 1.0, layout=None)
+    axes = fig.subplots(R, K, squeeze=False)
+    top = _suptitle(fig, title, fontsize=9) + (0.3 if column_labels is not None else 0.1)  # inches
+    height = cells + top + 0.05
+    fig.set_figheight(height)
+    fig.subplots_adjust(
+        left=1.25 / width, right=0.99, bottom=0.05 / height, top=1 - top / height, wspace=0.05, hspace=0.08
+    )
+    for i in range(R):
+        for j in range(K):
+            picture, cmap = _as_picture(images[i, j])
+            axes[i, j].imshow(picture, cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            if column_labels is not None and i == 0:
+                axes[i, j].set_title(column_labels[j], fontsize=7)
+        axes[i, 0].set_ylabel(row_labels[i], rotation=0, ha="right", va="center", fontsize=7)
+    return fig
+
+
+def traversal_images(trainer: Any, base_mu: np.ndarray, values: np.ndarray, image_shape) -> np.ndarray:
+    """Decode base_mu (D,) with dimension k set to each of `values` (K,) -> images (D, K, H, W, C)."""
+    D, K = len(base_mu), len(values)
+    z = np.broadcast_to(base_mu, (D, K, D)).copy()  # (D, K, D)
+    z[np.arange(D), :, np.arange(D)] = values[None, :]
+    decoded = trainer.decode_latents(z.reshape(D * K, D))  # (D*K, H, W, C)
+    return np.asarray(decoded, dtype=float).reshape(D, K, *image_shape)
+
+
+# -- the figures of one sweep --------------------------------------------------------------
+
+
+def representative_run(data: SweepData, model: str, beta: float | None) -> RunData | None:
+    """The finished run of `model` at `beta` (default: the largest beta with one) with the lowest seed."""
+    betas = [beta] if beta is not None else sorted(data.spec.betas, reverse=True)
+    for b in betas:
+        runs = sorted(data.finished(model, b), key=lambda r: r.state.run.seed)
+        if runs:
+            return runs[0]
+    return None
+
+
+def make_figures(
+    sweep_dir: str | Path,
+    out_dir: str | Path | None = None,
+    pair_beta: float | None = None,
+    num_points: int = 1000,
+    seed: int = 0,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Write every figure of the sweep as PNG into `out_dir` (default SWEEP_DIR/figures).
+
+    Pair plots, traversals and reconstructions use, per model, the finished run at
+    `pair_beta` (default the largest beta that has one) with the lowest seed, and a
+    fixed sample of `num_points` of its training items drawn from `seed`.
+    Returns {figure name: path}.
+    """
+    with paper_style():
+        return _make_figures(load_sweep(sweep_dir), out_dir, pair_beta, num_points, seed, echo)
+
+
+def _make_figures(data: SweepData, out_dir, pair_beta, num_points: int, seed: int, echo) -> dict[str, Path]:
+    out_dir = Path(out_dir) if out_dir is not None else data.path / "figures"
+    note = missing_note(data, width=1000)
+    if note:
+        echo(note)
+    written: dict[str, Path] = {}
+    figures: dict[str, Any] = {
+        f"tc_over_training_{m}": (plot_tc_over_training, (data, m)) for m in data.spec.models
+    }
+    figures["tc_mean_comparison"] = (plot_tc_mean_comparison, (data,))
+    figures["elbo"] = (plot_elbo, (data,))
+    for name, (plot, args) in figures.items():
+        written[name] = save_figure(plot(*args), out_dir / f"{name}.png")
+    written.update(_model_figures(data, out_dir, pair_beta, num_points, seed, echo))
+    for path in written.values():
+        echo(f"wrote {path}")
+    return written
+
+
+def _model_figures(
+    data: SweepData, out_dir: Path, pair_beta, num_points: int, seed: int, echo
+) -> dict[str, Path]:
+    """Pair plots, traversals and reconstructions: these load the trained models.
+
+    Every model encodes the same items: `num_points` training items of the first chosen run.
+    """
+    from minirtc.data import to_unit_float
+    from minirtc.training.restore import load_run
+
+    written: dict[str, Path] = {}
+    images = originals = None
+    reconstructions, labels = [], []
+    for model in data.spec.models:
+        chosen = representative_run(data, model, pair_beta)
+        if chosen is None:
+            echo(f"no finished {model} run: no pair plot, traversals or reconstructions for it")
+            continue
+        run = load_run(chosen.state.path)
+        if images is None:
+            rng = np.random.default_rng(seed)
+            size = min(num_points, len(run.dataset))
+            images = run.dataset.images(np.sort(rng.choice(len(run.dataset), size=size, replace=False)))
+            originals = to_unit_float(images[:8], run.dataset.pixel_max, np.float64)  # (8, H, W, C)
+        mu, _ = run.encode(images)  # (P, D)
+        who = f"{model}, \u03b2 = {chosen.state.run.beta:g}, seed {chosen.state.run.seed}"
+        title = (
+            f"Mean representation of {len(mu)} items, {who} "
+            f"(Gaussian TC$_{{mean}}$ = {_gaussian_tc(mu):.2f} nats)\nbelow the diagonal: pairs; "
+            "above: Pearson r; diagonal: histograms"
+        )
+        written[f"pairplot_{model}"] = save_figure(
+            plot_pairplot(mu, title), out_dir / f"pairplot_{model}.png"
+        )
+
+        variance = np.var(mu, axis=0)  # (D,)
+        values = np.linspace(-2.5, 2.5, 9)  # (K,)
+        grid = traversal_images(run.trainer, mu[0], values, run.dataset.image_shape)
+        rows = [f"z{k + 1}  Var[\u03bc]={variance[k]:.2f}" for k in range(len(variance))]
+        fig = plot_image_grid(
+            grid,
+            rows,
+            [f"{v:+.1f}" for v in values],
+            f"Latent traversals, {who}\nrow k: z_k set to the column's value, "
+            "other dimensions at \u03bc of one item",
+        )
+        written[f"traversals_{model}"] = save_figure(fig, out_dir / f"traversals_{model}.png")
+        reconstructions.append(np.asarray(run.trainer.decode_latents(mu[: len(originals)]), dtype=float))
+        labels.append(f"{model}\n\u03b2={chosen.state.run.beta:g}")
+    if originals is not None:
+        grid = np.stack([originals, *reconstructions])  # (1 + models, 8, H, W, C)
+        fig = plot_image_grid(
+            grid,
+            ["data", *labels],
+            None,
+            "Reconstructions: data (top row) and each model's decoding of \u03bc",
+        )
+        written["reconstructions"] = save_figure(fig, out_dir / "reconstructions.png")
+    return written
+
+
+def _gaussian_tc(mu: np.ndarray) -> float:
+    import minirtc
+
+    return float(minirtc.gaussian_tc_of_samples(mu))
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write `fig` as a PNG at `path`, atomically."""
+    buffer = io.BytesIO()
+    with paper_style():
+        fig.savefig(buffer, format="png", dpi=DPI)
+    records.atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)

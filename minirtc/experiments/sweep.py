@@ -1,0 +1,809 @@
+"""E3-E6 (SPEC 9): a grid of training runs, model x beta x seed, in one sweep directory.
+
+    SWEEP_DIR/
+      sweep.json                     the grid, the profile, the shared settings, provenance
+      <model>_beta<b>_seed<s>/       one run directory (minirtc.training.records) per grid point
+        metrics.json                 the metric suite (SPEC 6) on the trained model (E6)
+        .lock                        held (flock) by the process working on the run
+
+A run's state is read from its files, never from a separate ledger, so a sweep killed at
+any moment resumes correctly: `finished` (summary.json says finished), `failed`
+(summary.json says failed, with the error), `partial` (a checkpoint, no summary) or
+`pending`.  A rerun skips finished runs, resumes partial ones from their checkpoint,
+and leaves failed ones alone unless asked to retry them.
+
+`--betas` sets each model's TC weight, whose config field differs (SPEC 2): `gamma`
+for factor-vae, `beta` for rtc-vae and beta-tcvae (and beta-vae's KL weight).  Each
+run's config.json records both the sweep's beta and the field it went into.
+
+Executors: "local" runs the grid in this process (jobs=1) or in a pool of `jobs`
+spawned processes; "ray" submits every run as a Ray task with one GPU where the
+cluster has GPUs (pip install 'minirtc[ray]').
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from minirtc.objectives import MODELS
+from minirtc.training import records
+from minirtc.training.config import TrainConfig
+
+SWEEP_FILE, METRICS_FILE, LOCK_FILE = "sweep.json", "metrics.json", ".lock"
+SWEEP_FORMAT = 1
+EXECUTORS = ("local", "ray")
+STATES = ("finished", "failed", "partial", "pending")
+
+# The TrainConfig field that each sweepable model's weight goes into (SPEC 2).
+WEIGHT_FIELD = {"factor-vae": "gamma", "rtc-vae": "beta", "beta-tcvae": "beta", "beta-vae": "beta"}
+
+
+class SweepError(ValueError):
+    """A sweep's settings are invalid, or the sweep directory holds a different sweep."""
+
+
+# -- profiles ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named scale: the default grid, the settings every run shares, the metric sizes."""
+
+    name: str
+    description: str
+    models: tuple[str, ...]
+    betas: tuple[float, ...]
+    seeds: tuple[int, ...]
+    train: dict[str, Any]  # TrainConfig fields shared by every run
+    per_model: dict[str, dict[str, Any]]  # TrainConfig fields for one model only
+    metrics: dict[str, Any]  # evaluate_representation settings (metrics, num_train, num_eval)
+
+
+PROFILES = {
+    "laptop": Profile(
+        name="laptop",
+        description="reduced scale for 2 CPU cores: NumPy MLP (4096-256-256-20), discriminator 3 x 256, "
+        "a 20,000-item subset, 1,500 steps at lr 1e-3, 3 seeds; metrics on 1,000/500 points, DCI left out "
+        "(its gradient-boosted trees take minutes per run on dSprites' 40-class orientation)",
+        models=("factor-vae", "rtc-vae"),
+        betas=(2.0, 6.0, 10.0),
+        seeds=(0, 1, 2),
+        train=dict(
+            backend="numpy",
+            arch="mlp",
+            latent_dim=10,
+            hidden=(256, 256),
+            disc_hidden=256,
+            disc_layers=3,
+            batch_size=64,
+            steps=1500,
+            lr=1e-3,
+            disc_lr=2e-4,
+            subset=20_000,
+            log_every=50,
+            eval_every=150,
+            eval_size=2000,
+            checkpoint_every=150,
+        ),
+        per_model={"rtc-vae": {"eta": 10.0}},
+        metrics=dict(
+            metrics=[
+                "beta_vae",
+                "factor_vae",
+                "mig",
+                "sap",
+                "modularity",
+                "unsupervised",
+                "elbo_decomposition",
+            ],
+            num_train=1000,
+            num_eval=500,
+        ),
+    ),
+    "paper": Profile(
+        name="paper",
+        description="the paper's settings (Sec. 6, SPEC 8): torch conv VAE, discriminator 6 x 1000, "
+        "full dataset, 300,000 steps, batch 64, lr 1e-4, eta 10, 10 seeds, betas 2..10",
+        models=("factor-vae", "rtc-vae"),
+        betas=(2.0, 4.0, 6.0, 8.0, 10.0),
+        seeds=tuple(range(10)),
+        train=dict(
+            backend="torch",
+            arch="conv",
+            device="auto",
+            latent_dim=10,
+            disc_hidden=1000,
+            disc_layers=6,
+            batch_size=64,
+            steps=300_000,
+            lr=1e-4,
+            subset=None,
+            log_every=100,
+            eval_every=3000,
+            eval_size=5000,
+            checkpoint_every=3000,
+        ),
+        per_model={"rtc-vae": {"eta": 10.0}},
+        metrics=dict(metrics="all", num_train=10_000, num_eval=5000),
+    ),
+}
+
+
+# -- the grid ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One grid point: which model, with which TC weight, from which seed."""
+
+    model: str
+    beta: float
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return run_name(self.model, self.beta, self.seed)
+
+
+def run_name(model: str, beta: float, seed: int) -> str:
+    """The run directory's name, e.g. `factor-vae_beta6_seed0` (beta printed with %g)."""
+    return f"{model}_beta{beta:g}_seed{seed}"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything that defines a sweep; saved as sweep.json."""
+
+    profile: str
+    dataset: str
+    models: tuple[str, ...]
+    betas: tuple[float, ...]
+    seeds: tuple[int, ...]
+    train: dict[str, Any]  # TrainConfig fields shared by every run (dataset excluded)
+    per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None  # None: no metric evaluation
+    quick: bool = False  # a smoke-test scale, not a result
+
+    def runs(self) -> list[RunSpec]:
+        """The grid in a fixed order: seed-major, so early results cover every model and beta."""
+        return [RunSpec(m, b, s) for s in self.seeds for b in self.betas for m in self.models]
+
+    def run(self, name: str) -> RunSpec:
+        for spec in self.runs():
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no run named {name!r} in this sweep")
+
+    def config(self, run: RunSpec) -> TrainConfig:
+        """The run's full training config: shared settings, the model's own, its weight, its seed."""
+        weight_field = WEIGHT_FIELD[run.model]
+        values = {
+            **self.train,
+            **self.per_model.get(run.model, {}),
+            "dataset": self.dataset,
+            "model": run.model,
+            "seed": run.seed,
+            weight_field: float(run.beta),
+            "extra": {"sweep": {"beta": float(run.beta), "weight_field": weight_field, "run": run.name}},
+        }
+        return TrainConfig.from_dict(values)
+
+    def settings(self) -> dict[str, Any]:
+        """The part that must not change when a sweep is resumed or extended (JSON-normalised)."""
+        fields = ("profile", "dataset", "train", "per_model", "metrics", "quick")
+        return _json_normal({name: getattr(self, name) for name in fields})
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json_normal(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SweepSpec:
+        values = dict(values)
+        for name in ("models", "betas", "seeds"):
+            values[name] = tuple(values[name])
+        values["betas"] = tuple(float(b) for b in values["betas"])
+        return cls(**values)
+
+
+def _json_normal(value: Any) -> Any:
+    """`value` as it reads back from JSON (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(value, default=list))
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """ "0-9", "0,2,5" or "0-2,7" -> sorted distinct seeds; ValueError on anything else."""
+    seeds: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            if "-" in part[1:]:
+                lo, hi = (int(v) for v in part.split("-", 1))
+                if lo > hi:
+                    raise ValueError
+                seeds.update(range(lo, hi + 1))
+            else:
+                seeds.add(int(part))
+        except ValueError:
+            raise ValueError(f"seeds must look like 0-9, 0,2,5 or 0-2,7; got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"seeds must be non-negative integers, got {text!r}")
+    return tuple(sorted(seeds))
+
+
+def parse_betas(text: str) -> tuple[float, ...]:
+    """ "2,4,6" -> (2.0, 4.0, 6.0), distinct and sorted; each must be a finite number >= 0."""
+    try:
+        betas = {float(v) for v in text.split(",")}
+    except ValueError:
+        raise ValueError(f"betas must be comma-separated numbers like 2,6,10; got {text!r}") from None
+    if not betas or not all(0 <= b < float("inf") for b in betas):
+        raise ValueError(f"betas must be finite numbers >= 0, got {text!r}")
+    return tuple(sorted(betas))
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    """ "factor-vae,rtc-vae" -> the models, in the order given; only models with a TC/KL weight."""
+    models = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    bad = [m for m in models if m not in WEIGHT_FIELD]
+    if not models or bad:
+        hint = f" ({', '.join(sorted(set(bad) & set(MODELS)))} has no weight to sweep)" if bad else ""
+        raise ValueError(
+            f"models must be a comma-separated list from {sorted(WEIGHT_FIELD)}; got {text!r}{hint}"
+        )
+    return models
+
+
+def parse_metrics(text: str) -> str | list[str]:
+    """ "all" or "mig,sap" -> what evaluate_representation takes; ValueError names the known metrics."""
+    from minirtc.metrics import METRICS
+
+    if text.strip() == "all":
+        return "all"
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in METRICS]
+    if not names or unknown:
+        raise ValueError(
+            f"metrics must be 'all' or a comma-separated list from {', '.join(METRICS)}; got {text!r}"
+        )
+    return names
+
+
+def make_spec(
+    profile: str,
+    dataset: str,
+    models: tuple[str, ...] | None = None,
+    betas: tuple[float, ...] | None = None,
+    seeds: tuple[int, ...] | None = None,
+    steps: int | None = None,
+    quick: bool = False,
+    data_dir: str | None = None,
+    evaluate: bool = True,
+    train_overrides: dict[str, Any] | None = None,
+    metrics_overrides: dict[str, Any] | None = None,
+) -> SweepSpec:
+    """A new sweep: the profile's defaults, overridden by what is given.
+
+    `quick` shrinks the profile for a smoke test of the whole pipeline (a tenth of the
+    steps, at least 100; a 5,000-item subset; a tenth of the metric samples).
+    `train_overrides` (TrainConfig fields) and `metrics_overrides` (evaluate_representation
+    settings) are applied last, e.g. for tiny test sweeps.
+    """
+    if profile not in PROFILES:
+        raise SweepError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    base = PROFILES[profile]
+    train = dict(base.train)
+    metrics = dict(base.metrics) if evaluate else None
+    if quick:
+        train = _quick_train(train)
+        if metrics is not None:
+            metrics.update(
+                num_train=max(100, metrics["num_train"] // 10), num_eval=max(100, metrics["num_eval"] // 10)
+            )
+    if steps is not None:
+        if steps < 1:
+            raise SweepError(f"steps must be >= 1, got {steps}")
+        train["steps"] = steps
+    if data_dir is not None:
+        train["data_dir"] = str(data_dir)
+    train.update(train_overrides or {})
+    if metrics is not None:
+        metrics.update(metrics_overrides or {})
+    spec = SweepSpec(
+        profile=profile,
+        dataset=dataset,
+        models=tuple(models or base.models),
+        betas=tuple(float(b) for b in (betas or base.betas)),
+        seeds=tuple(seeds if seeds is not None else base.seeds),
+        train=_json_normal(train),  # as sweep.json will read back, so saved == requested compares
+        per_model=_json_normal(base.per_model),
+        metrics=_json_normal(metrics),
+        quick=quick,
+    )
+    check_spec(spec)
+    return spec
+
+
+def _quick_train(train: dict[str, Any]) -> dict[str, Any]:
+    """The quick variant of a profile's shared training settings."""
+    steps = max(100, train["steps"] // 10)
+    every = max(train["log_every"], (steps // 10) // train["log_every"] * train["log_every"])
+    subset = 5000 if train.get("subset") is None else min(train["subset"], 5000)
+    return {**train, "steps": steps, "eval_every": every, "checkpoint_every": every, "subset": subset}
+
+
+def check_spec(spec: SweepSpec) -> None:
+    """Raise SweepError unless every run of `spec` has a valid training config."""
+    for name in ("models", "betas", "seeds"):
+        if not getattr(spec, name):
+            raise SweepError(f"the sweep needs at least one of {name}")
+    bad = [m for m in spec.models if m not in WEIGHT_FIELD]
+    if bad:
+        raise SweepError(f"models {bad} have no TC weight to sweep; choose from {sorted(WEIGHT_FIELD)}")
+    for model in spec.models:
+        try:
+            spec.config(RunSpec(model, spec.betas[0], spec.seeds[0])).checked()
+        except ValueError as error:
+            raise SweepError(f"invalid settings for {model}: {error}") from error
+
+
+def plan_sweep(
+    out: str | Path | None,
+    dataset: str | None,
+    profile: str | None = None,
+    models: tuple[str, ...] | None = None,
+    betas: tuple[float, ...] | None = None,
+    seeds: tuple[int, ...] | None = None,
+    steps: int | None = None,
+    quick: bool = False,
+    data_dir: str | None = None,
+    evaluate: bool = True,
+    metrics: str | list[str] | None = None,
+) -> tuple[Path, SweepSpec | None]:
+    """The sweep directory and the spec a `minirtc sweep` command asks for (None: resume as saved).
+
+    Without `dataset`, `out` must hold a saved sweep and nothing else may be given.  With
+    it, the profile defaults to the saved sweep's (else "laptop") and `out` to
+    sweeps/<profile>-<dataset>[-quick].
+    """
+    saved_dir = out is not None and (Path(out) / SWEEP_FILE).exists()
+    if dataset is None:
+        if not saved_dir:
+            raise SweepError("--dataset is needed to start a sweep (or --out DIR to resume the sweep in DIR)")
+        if (
+            any(v is not None for v in (models, betas, seeds, profile, steps, data_dir))
+            or quick
+            or not evaluate
+        ):
+            raise SweepError("to change or extend a saved sweep, give --dataset as well")
+        return Path(out), None
+    if profile is None:
+        profile = read_spec(out).profile if saved_dir else "laptop"
+    overrides = {"metrics": metrics} if metrics is not None else None
+    spec = make_spec(
+        profile, dataset, models, betas, seeds, steps, quick, data_dir, evaluate, None, overrides
+    )
+    return Path(out or f"sweeps/{profile}-{dataset}{'-quick' if quick else ''}"), spec
+
+
+# -- the sweep directory -------------------------------------------------------------------
+
+
+def read_spec(sweep_dir: str | Path) -> SweepSpec:
+    """The spec saved in `sweep_dir`/sweep.json."""
+    path = Path(sweep_dir) / SWEEP_FILE
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SweepError(f"{sweep_dir} is not a sweep directory (no {SWEEP_FILE})") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise SweepError(f"cannot read {path}: {error}") from error
+    if saved.get("format") != SWEEP_FORMAT:
+        raise SweepError(f"{path} has format {saved.get('format')}, expected {SWEEP_FORMAT}")
+    return SweepSpec.from_dict(saved["spec"])
+
+
+def merge_spec(saved: SweepSpec, requested: SweepSpec) -> SweepSpec:
+    """The saved sweep extended by the requested grid; SweepError if any shared setting differs."""
+    old, new = saved.settings(), requested.settings()
+    changed = sorted(k for k in old if old[k] != new[k])
+    if "train" in changed:
+        changed.remove("train")
+        changed += [
+            f"train.{k}"
+            for k in sorted(set(old["train"]) | set(new["train"]))
+            if old["train"].get(k) != new["train"].get(k)
+        ]
+    if changed:
+        raise SweepError(
+            f"the sweep directory holds a sweep with other settings ({', '.join(changed)}); "
+            "resume it with the same settings or choose another --out"
+        )
+    union = lambda a, b: tuple(dict.fromkeys((*a, *b)))
+    return dataclasses.replace(
+        saved,
+        models=union(saved.models, requested.models),
+        betas=tuple(sorted(set(saved.betas) | set(requested.betas))),
+        seeds=tuple(sorted(set(saved.seeds) | set(requested.seeds))),
+    )
+
+
+def open_sweep(sweep_dir: str | Path, requested: SweepSpec | None) -> SweepSpec:
+    """Create or reopen `sweep_dir` and (re)write sweep.json; returns the spec to run.
+
+    requested None: resume the saved sweep as it is.  Otherwise a new directory gets the
+    requested spec, and an existing sweep is extended by its grid (settings must match).
+    """
+    sweep_dir = Path(sweep_dir)
+    exists = (sweep_dir / SWEEP_FILE).exists()
+    if not exists and sweep_dir.exists() and any(sweep_dir.iterdir()):
+        raise SweepError(f"{sweep_dir} exists, is not empty and holds no {SWEEP_FILE}; choose another --out")
+    if requested is None and not exists:
+        raise SweepError(f"{sweep_dir} holds no sweep to resume; give --dataset to start one")
+    spec = read_spec(sweep_dir) if exists else requested
+    if exists and requested is not None:
+        spec = merge_spec(spec, requested)
+    check_spec(spec)
+    record = {"format": SWEEP_FORMAT, "spec": spec.to_dict(), **records.provenance()}
+    if exists:
+        previous = json.loads((sweep_dir / SWEEP_FILE).read_text())
+        record["created"] = previous.get("created")
+        record["invocations"] = previous.get("invocations", []) + [records.provenance()["argv"]]
+    else:
+        record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        record["invocations"] = [records.provenance()["argv"]]
+    records.atomic_write_json(sweep_dir / SWEEP_FILE, record)
+    return spec
+
+
+# -- the state of each run, from its files ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What a run directory says about one grid point."""
+
+    run: RunSpec
+    path: Path
+    state: str  # one of STATES
+    error: str | None  # the recorded error of a failed run
+    evaluated: str | None  # None, "finished" or "failed" (metrics.json's status)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as error:
+        raise SweepError(f"cannot read {path}: {error}") from error
+
+
+def run_state(run: RunSpec, run_dir: Path) -> RunState:
+    """The state of one run, derived only from the files in `run_dir`."""
+    summary = _read_json(run_dir / records.SUMMARY)
+    metrics = _read_json(run_dir / METRICS_FILE)
+    evaluated = None if metrics is None else metrics.get("status")
+    if summary is not None and summary.get("status") in ("finished", "failed"):
+        return RunState(run, run_dir, summary["status"], summary.get("error"), evaluated)
+    state = "partial" if (run_dir / records.CHECKPOINT).exists() else "pending"
+    return RunState(run, run_dir, state, None, evaluated)
+
+
+def sweep_states(sweep_dir: str | Path, spec: SweepSpec | None = None) -> list[RunState]:
+    """The state of every run of the sweep, in grid order."""
+    sweep_dir = Path(sweep_dir)
+    spec = spec or read_spec(sweep_dir)
+    return [run_state(run, sweep_dir / run.name) for run in spec.runs()]
+
+
+def count_states(states: list[RunState]) -> dict[str, int]:
+    """{state: number of runs} over STATES, plus "evaluated"."""
+    counts = {s: sum(r.state == s for r in states) for s in STATES}
+    counts["evaluated"] = sum(r.evaluated == "finished" for r in states)
+    return counts
+
+
+# -- one run: train, then evaluate --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """What a worker needs to bring one run to completion (picklable, for processes and Ray)."""
+
+    sweep_dir: str
+    spec: dict[str, Any]  # SweepSpec.to_dict()
+    run: str  # run name
+    retry_failed: bool = False
+    threads: int | None = None  # BLAS / torch threads in the worker; None leaves them alone
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `run_dir` (blocking), so two processes never train one run.
+
+    The lock dies with its process, so a killed sweep leaves nothing to clean up; an
+    orphaned worker of a killed sweep finishes its run before a resumed sweep looks at it.
+    """
+    import fcntl
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def execute_run(task: RunTask) -> dict[str, Any]:
+    """Train (or resume) one run, then evaluate it; returns its outcome, never raises for the run's faults.
+
+    Outcome keys: run, state ("finished", "failed", "skipped-failed"), trained (bool: did
+    this call train), evaluated (metrics.json status or None), error, wall_s.
+    """
+    with _thread_limits(task.threads):
+        spec = SweepSpec.from_dict(task.spec)
+        run = spec.run(task.run)
+        run_dir = Path(task.sweep_dir) / run.name
+        start = time.perf_counter()
+        with run_lock(run_dir):
+            before = run_state(run, run_dir)
+            trained = False
+            if before.state == "failed" and not task.retry_failed:
+                return _outcome(run, "skipped-failed", False, before.evaluated, before.error, start)
+            if before.state != "finished":
+                trained = True
+                error = train_run(spec.config(run), run_dir)
+                if error is not None:
+                    return _outcome(run, "failed", True, before.evaluated, error, start)
+            evaluated = before.evaluated
+            if spec.metrics is not None and (
+                evaluated is None or trained or (evaluated == "failed" and task.retry_failed)
+            ):
+                evaluated = evaluate_run(run_dir, spec.metrics)["status"]
+            return _outcome(run, "finished", trained, evaluated, None, start)
+
+
+def _outcome(
+    run: RunSpec, state: str, trained: bool, evaluated: str | None, error: str | None, start: float
+) -> dict[str, Any]:
+    return {
+        "run": run.name,
+        "state": state,
+        "trained": trained,
+        "evaluated": evaluated,
+        "error": error,
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+def train_run(config: TrainConfig, run_dir: Path) -> str | None:
+    """Train `config` in `run_dir`, resuming from its checkpoint; the error text if it failed.
+
+    A NaN is recorded by the training loop itself; any other exception is recorded here
+    in summary.json (status "failed", error, traceback), so the sweep can go on.
+    """
+    from minirtc.training import TrainingFailed, train
+
+    try:
+        train(config, run_dir, resume=True, progress=False)
+    except TrainingFailed as error:
+        return str(error)
+    except Exception as error:  # record every fault of one run; the sweep goes on
+        message = f"{type(error).__name__}: {error}"
+        records.atomic_write_json(
+            run_dir / records.SUMMARY,
+            {"status": "failed", "error": message, "traceback": traceback.format_exc()},
+        )
+        return message
+    return None
+
+
+def evaluate_run(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """Score a trained run with the metric suite (SPEC 6) and write metrics.json.
+
+    `settings`: evaluate_representation's `metrics`, `num_train`, `num_eval`.  The
+    metrics' seed is the run's seed.  A failure is recorded (status "failed").
+    """
+    from minirtc.metrics import evaluate_representation
+    from minirtc.training.restore import load_run
+
+    run_dir = Path(run_dir)
+    start = time.perf_counter()
+    try:
+        run = load_run(run_dir)
+        scores = evaluate_representation(
+            run.dataset,
+            run.encode,
+            metrics=settings.get("metrics", "all"),
+            seed=run.config.seed,
+            num_train=settings.get("num_train", 10_000),
+            num_eval=settings.get("num_eval", 5000),
+            progress=False,
+        )
+        record = {"status": "finished", "step": run.step, "scores": scores}
+    except Exception as error:  # a metric that fails is recorded, not fatal to the sweep
+        record = {
+            "status": "failed",
+            "error": f"{type(error).__name__}: {error}",
+            "traceback": traceback.format_exc(),
+        }
+    record.update(settings=settings, wall_s=time.perf_counter() - start)
+    records.atomic_write_json(run_dir / METRICS_FILE, record)
+    return record
+
+
+@contextlib.contextmanager
+def _thread_limits(threads: int | None) -> Iterator[None]:
+    """Limit BLAS threads (and torch's, if loaded) to `threads` while a task runs."""
+    if threads is None:
+        yield
+        return
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    previous = torch.get_num_threads() if torch is not None else None
+    try:
+        with threadpool_limits(limits=threads):
+            if torch is not None:
+                torch.set_num_threads(threads)
+            yield
+    finally:
+        if torch is not None and previous is not None:
+            torch.set_num_threads(previous)
+
+
+# -- executors --------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    """What one `run_sweep` call did."""
+
+    spec: SweepSpec
+    outcomes: list[dict[str, Any]]  # one per task submitted, in completion order
+    states: list[RunState]  # every run's state at the end
+    interrupted: list[str]  # runs whose worker died (rerun the sweep to resume them)
+    wall_s: float
+
+
+def run_sweep(
+    sweep_dir: str | Path,
+    spec: SweepSpec | None = None,
+    *,
+    executor: str = "local",
+    jobs: int = 1,
+    retry_failed: bool = False,
+    ray_address: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> SweepResult:
+    """Bring every run of the sweep to `finished` (or `failed`) and evaluate it.
+
+    spec None resumes the sweep saved in `sweep_dir`; otherwise see `open_sweep`.
+    """
+    if executor not in EXECUTORS:
+        raise SweepError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if jobs < 1:
+        raise SweepError(f"jobs must be >= 1, got {jobs}")
+    start = time.perf_counter()
+    sweep_dir = Path(sweep_dir)
+    spec = open_sweep(sweep_dir, spec)
+    before = sweep_states(sweep_dir, spec)
+    counts = count_states(before)
+    echo(f"sweep {sweep_dir}: {len(before)} runs ({_format_counts(counts)})")
+    tasks = [
+        RunTask(str(sweep_dir), spec.to_dict(), state.run.name, retry_failed)
+        for state in before
+        if _needs_work(state, spec, retry_failed)
+    ]
+    for state in before:
+        if state.state == "failed" and not retry_failed:
+            echo(f"  not retried (failed; --retry-failed to retry): {state.run.name}: {state.error}")
+    done: list[dict[str, Any]] = []
+
+    def on_done(outcome: dict[str, Any]) -> None:
+        done.append(outcome)
+        echo(f"[{len(done)}/{len(tasks)}] {_format_outcome(outcome)}")
+
+    if executor == "ray":
+        interrupted = execute_ray(tasks, on_done, ray_address)
+    else:
+        interrupted = execute_local(tasks, jobs, on_done)
+    states = sweep_states(sweep_dir, spec)
+    result = SweepResult(spec, done, states, interrupted, time.perf_counter() - start)
+    echo(f"done in {result.wall_s:.0f} s: {_format_counts(count_states(states))}")
+    for name in interrupted:
+        echo(f"  interrupted (worker died; rerun the sweep to resume): {name}")
+    return result
+
+
+def _needs_work(state: RunState, spec: SweepSpec, retry_failed: bool) -> bool:
+    if state.state in ("pending", "partial"):
+        return True
+    if state.state == "failed":
+        return retry_failed
+    wants_metrics = spec.metrics is not None
+    return wants_metrics and (state.evaluated is None or (state.evaluated == "failed" and retry_failed))
+
+
+def _format_counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
+def _format_outcome(outcome: dict[str, Any]) -> str:
+    text = f"{outcome['state']:<8} {outcome['run']}  ({outcome['wall_s']:.0f} s"
+    text += ", trained" if outcome.get("trained") else ", already trained"
+    if outcome.get("evaluated"):
+        text += f", metrics {outcome['evaluated']}"
+    text += ")"
+    if outcome.get("error"):
+        text += f": {outcome['error']}"
+    return text
+
+
+def execute_local(tasks: list[RunTask], jobs: int, on_done: Callable[[dict[str, Any]], None]) -> list[str]:
+    """Run `tasks` here (jobs=1) or in `jobs` spawned processes with one BLAS/torch thread each.
+
+    Returns the names of runs whose worker process died (the pool breaks; they resume on rerun).
+    """
+    if jobs == 1 or len(tasks) <= 1:
+        for task in tasks:
+            on_done(execute_run(task))
+        return []
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    interrupted = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(execute_run, dataclasses.replace(t, threads=1)): t for t in tasks}
+        for future in as_completed(futures):
+            try:
+                on_done(future.result())
+            except BrokenProcessPool:
+                interrupted.append(futures[future].run)
+    return interrupted
+
+
+def execute_ray(
+    tasks: list[RunTask], on_done: Callable[[dict[str, Any]], None], address: str | None = None
+) -> list[str]:
+    """Run `tasks` as Ray tasks, one GPU each where the cluster has GPUs.
+
+    Connects to `address` (or $RAY_ADDRESS, or the session already initialised), else
+    starts a local Ray.  The sweep directory must be on storage every node sees.
+    """
+    try:
+        import ray
+    except ImportError as error:
+        raise SweepError("the ray executor needs Ray: pip install 'minirtc[ray]'") from error
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False)
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        remote = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1, max_retries=2)(execute_run)
+        pending = {remote.remote(dataclasses.replace(t, threads=1)): t for t in tasks}
+        interrupted = []
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                task = pending.pop(ref)
+                try:
+                    on_done(ray.get(ref))
+                except ray.exceptions.RayError:
+                    interrupted.append(task.run)
+        return interrupted
+    finally:
+        if started:
+            ray.shutdown()

@@ -16,7 +16,7 @@ from minirtc.metrics import (
 )
 from minirtc.metrics.suite import resolve_metrics
 
-TINY = dict(num_train=150, num_eval=100, progress=False)
+TINY = dict(num_train=150, num_eval=100, num_elbo=150, progress=False)
 
 
 def encode_rotated(images):
@@ -37,6 +37,7 @@ def test_all_metrics_run_and_give_every_score():
     }
     assert {"gaussian_tc_mean", "gaussian_tc_sampled", "active_units"} <= set(results["unsupervised"])
     assert {"mi", "tc", "dim_kl", "kl"} <= set(results["elbo_decomposition"])
+    assert results["elbo_decomposition"]["num_points"] == 150.0
     assert all(np.isfinite(v) for scores in results.values() for v in scores.values())
 
 

@@ -18,9 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
 from minirtc.metrics.checks import check_codes, check_count, check_rng, sklearn_seed
-from minirtc.metrics.sampling import RepresentationFn, encode_factors, varying_factors
-
-POINTS_PER_DRAW = 64  # points whose factors are drawn together; fixed so batch_size never changes the draws
+from minirtc.metrics.sampling import POINTS_PER_DRAW, RepresentationFn, encode_factors, varying_factors
 
 
 def beta_vae_features(codes1: np.ndarray, codes2: np.ndarray) -> np.ndarray:

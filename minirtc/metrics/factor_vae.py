@@ -14,16 +14,22 @@ paper use 0.05, which is what is implemented here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from minirtc.metrics.checks import check_codes, check_count, check_rng
-from minirtc.metrics.sampling import RepresentationFn, encode_factors, sample_codes, varying_factors
+from minirtc.metrics.sampling import (
+    POINTS_PER_DRAW,
+    RepresentationFn,
+    encode_factors,
+    sample_codes,
+    varying_factors,
+)
 
 PRUNE_STD = 0.05  # SPEC 6: codes whose global std is below this are collapsed
-POINTS_PER_DRAW = 64  # votes whose factors are drawn together; fixed so batch_size never changes the draws
 
 
 def active_codes(global_variances: np.ndarray, threshold: float = PRUNE_STD) -> np.ndarray:
@@ -96,7 +102,7 @@ def factor_vae_batches(
     group_size: int = 64,
     batch_size: int = 64,
     progress: bool = False,
-):
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (labels (g,), batch_codes (g, B, D)) for num_votes batches with one factor fixed each."""
     num_votes, B = check_count(num_votes, "num_votes"), check_count(group_size, "group_size", 2)
     varying, rng = varying_factors(dataset), check_rng(rng)

@@ -24,6 +24,9 @@ RepresentationFn = Callable[[np.ndarray], Any]  # images (B, H, W, C) uint8 -> c
 EncodeFn = Callable[[np.ndarray], Any]  # images (B, H, W, C) uint8 -> (mu (B, D), logvar (B, D))
 
 
+POINTS_PER_DRAW = 64  # BetaVAE points / FactorVAE votes whose factors are drawn in one go (never batch_size)
+
+
 class RepresentationError(ValueError):
     """The representation (or encode) function returned something that is not (B, D) finite codes."""
 

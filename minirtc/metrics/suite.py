@@ -66,6 +66,7 @@ def evaluate_representation(
     seed: int = 0,
     num_train: int = 10_000,
     num_eval: int = 5_000,
+    num_elbo: int = 2_000,
     batch_size: int = 64,
     progress: bool = True,
     n_jobs: int | None = None,
@@ -74,13 +75,16 @@ def evaluate_representation(
 
     num_train / num_eval: training and evaluation points (votes for FactorVAE,
     test points for DCI/SAP/explicitness); num_train is also the number of
-    points for MIG, FactorVAE's variance estimate, the unsupervised set and the
-    ELBO decomposition.  n_jobs: parallel tree fits in DCI (joblib convention).
+    points for MIG, FactorVAE's variance estimate and the unsupervised set.
+    num_elbo: the posteriors whose exact aggregate q(z) the ELBO decomposition
+    uses; its cost grows as num_elbo^2.  n_jobs: parallel tree fits in DCI
+    (joblib convention; same numbers for any value).
     """
     names = resolve_metrics(metrics)
     check_count(num_train, "num_train")
     check_count(num_eval, "num_eval")
-    runners = _runners(encode_fn, num_train, num_eval, batch_size, progress, n_jobs)
+    sizes = {"num_train": num_train, "num_eval": num_eval, "num_elbo": check_count(num_elbo, "num_elbo", 2)}
+    runners = _runners(encode_fn, sizes, batch_size, progress, n_jobs)
     results = {}
     bar = tqdm(names, desc="metrics", disable=not progress)
     for name in bar:
@@ -101,24 +105,25 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 
 
 def _runners(
-    encode_fn: EncodeFn, num_train: int, num_eval: int, batch_size: int, progress: bool, n_jobs: int | None
+    encode_fn: EncodeFn, sizes: dict[str, int], batch_size: int, progress: bool, n_jobs: int | None
 ) -> dict[str, Callable[[Any, np.random.Generator], dict[str, float]]]:
     """Each metric as f(dataset, rng) with the suite's sizes bound."""
     rep = mean_representation(encode_fn)
-    sizes = {"num_train": num_train, "batch_size": batch_size}
+    n_train, n_eval, n_elbo = sizes["num_train"], sizes["num_eval"], sizes["num_elbo"]
+    train = {"num_train": n_train, "batch_size": batch_size}
     return {
-        "beta_vae": lambda d, r: compute_beta_vae(d, rep, r, num_eval=num_eval, progress=progress, **sizes),
+        "beta_vae": lambda d, r: compute_beta_vae(d, rep, r, num_eval=n_eval, progress=progress, **train),
         "factor_vae": lambda d, r: compute_factor_vae(
-            d, rep, r, num_eval=num_eval, num_variance_estimate=num_train, progress=progress, **sizes
+            d, rep, r, num_eval=n_eval, num_variance_estimate=n_train, progress=progress, **train
         ),
-        "mig": lambda d, r: compute_mig(d, rep, r, **sizes),
-        "dci": lambda d, r: compute_dci(d, rep, r, num_test=num_eval, n_jobs=n_jobs, **sizes),
-        "sap": lambda d, r: compute_sap(d, rep, r, num_test=num_eval, **sizes),
-        "modularity": lambda d, r: compute_modularity_explicitness(d, rep, r, num_test=num_eval, **sizes),
+        "mig": lambda d, r: compute_mig(d, rep, r, **train),
+        "dci": lambda d, r: compute_dci(d, rep, r, num_test=n_eval, n_jobs=n_jobs, **train),
+        "sap": lambda d, r: compute_sap(d, rep, r, num_test=n_eval, **train),
+        "modularity": lambda d, r: compute_modularity_explicitness(d, rep, r, num_test=n_eval, **train),
         "unsupervised": lambda d, r: unsupervised_metrics(
-            d, encode_fn, r, num_points=num_train, batch_size=batch_size
+            d, encode_fn, r, num_points=n_train, batch_size=batch_size
         ),
         "elbo_decomposition": lambda d, r: compute_elbo_decomposition(
-            d, encode_fn, r, num_points=num_train, batch_size=batch_size
+            d, encode_fn, r, num_points=n_elbo, batch_size=batch_size
         ),
     }

@@ -202,6 +202,8 @@ def error_table(rows: Sequence[dict], latent_dim: int, batch_size: int) -> list[
         if not chosen:
             continue
         for estimator in ESTIMATORS:
+            if not np.any(np.isfinite([r[f"tc_{estimator}"] for r in chosen])):
+                continue  # not run (the discriminator can be skipped)
             entry = {"sigma": sigma, "estimator": estimator, "n": len(chosen)}
             for reference in REFERENCES:
                 err = errors(chosen, estimator, reference)

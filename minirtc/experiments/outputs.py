@@ -47,20 +47,21 @@ def read_csv(path: str | Path) -> list[dict]:
 
 def write_json(path: str | Path, obj: Any) -> Path:
     """`obj` as indented JSON; inf and nan become strings (JSON has no such numbers)."""
-    text = json.dumps(_finite(obj), indent=2) + "\n"
+    text = json.dumps(json_safe(obj), indent=2) + "\n"
     atomic_write_bytes(Path(path), text.encode())
     return Path(path)
 
 
-def _finite(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
+    """obj with inf/nan floats as strings and NumPy scalars as Python numbers (JSON-writable)."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)
     if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:  # NumPy scalars
-        return _finite(obj.item())
+        return json_safe(obj.item())
     return obj
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from minirtc.ops import Array, ops_for
+from minirtc.ops import Array, check_same_shape, ops_for
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -32,6 +32,7 @@ def kl_normal(mu: Array, logvar: Array) -> Array:
     Closed form: 0.5 * sum_k (mu_k^2 + sigma_k^2 - 1 - log sigma_k^2).
     mu, logvar: (M, D) -> (M,)
     """
+    check_same_shape(logvar, mu, "logvar", "mu")
     ops = ops_for(mu)
     return 0.5 * ops.sum(mu**2 + ops.exp(logvar) - 1.0 - logvar, axis=1)
 
@@ -43,7 +44,7 @@ def bernoulli_log_likelihood(x: Array, logits: Array) -> Array:
     shape (M, ...) -> (M,).  Uses x*log s(l) + (1-x)*log s(-l), stable for any l.
     """
     ops = ops_for(logits)
-    _check_same_shape(x, logits, "x", "logits")
+    check_same_shape(x, logits, "x", "logits")
     M = logits.shape[0]
     per_pixel = x * ops.log_sigmoid(logits) + (1.0 - x) * ops.log_sigmoid(-logits)
     return ops.sum(per_pixel.reshape(M, -1), axis=1)
@@ -52,14 +53,7 @@ def bernoulli_log_likelihood(x: Array, logits: Array) -> Array:
 def gaussian_log_likelihood(x: Array, mean: Array) -> Array:
     """log N(x; mean, I) summed over every non-batch axis: (M, ...) -> (M,)."""
     ops = ops_for(mean)
-    _check_same_shape(x, mean, "x", "mean")
+    check_same_shape(x, mean, "x", "mean")
     M = mean.shape[0]
     per_pixel = -0.5 * (LOG_2PI + (x - mean) ** 2)
     return ops.sum(per_pixel.reshape(M, -1), axis=1)
-
-
-def _check_same_shape(a: Array, b: Array, a_name: str, b_name: str) -> None:
-    if tuple(a.shape) != tuple(b.shape):
-        raise ValueError(
-            f"{a_name} has shape {tuple(a.shape)} but {b_name} has shape {tuple(b.shape)}; they must match"
-        )

@@ -97,3 +97,11 @@ def ops_for(x: Array) -> Ops:
             f"(module {type(x).__module__}); use numpy arrays or torch tensors"
         )
     return ops_by_name(family)
+
+
+def check_same_shape(a: Array, b: Array, a_name: str, b_name: str) -> None:
+    """A ValueError naming both arguments when two arrays that must match do not."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(
+            f"{a_name} has shape {tuple(a.shape)} but {b_name} has shape {tuple(b.shape)}; they must match"
+        )

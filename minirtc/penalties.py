@@ -5,7 +5,7 @@ SPEC section 2.
 
 from __future__ import annotations
 
-from minirtc.ops import Array, ops_for
+from minirtc.ops import Array, check_same_shape, ops_for
 
 
 def variance_penalty(logvar: Array) -> Array:
@@ -46,6 +46,7 @@ def dip_penalty(
         raise ValueError(f"kind must be one of ['i', 'ii'], got {kind!r}")
     if lambda_od < 0 or (lambda_d is not None and lambda_d < 0):
         raise ValueError(f"lambda_od and lambda_d must be >= 0, got {lambda_od}, {lambda_d}")
+    check_same_shape(logvar, mu, "logvar", "mu")
     if lambda_d is None:
         lambda_d = 10.0 * lambda_od if kind == "i" else lambda_od
     ops = ops_for(mu)

@@ -546,33 +546,35 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     """Train (or resume) one run, then evaluate it; returns its outcome, never raises for the run's faults.
 
     Outcome keys: run, state ("finished", "failed", "skipped-failed"), trained (bool: did
-    this call train), evaluated (metrics.json status or None), error, wall_s.
+    this call train), evaluated (metrics.json status or None), error, wall_s, cpu_s.
     """
-    with _thread_limits(task.threads):
-        spec = SweepSpec.from_dict(task.spec)
-        run = spec.run(task.run)
-        run_dir = Path(task.sweep_dir) / run.name
-        start = time.perf_counter()
-        with run_lock(run_dir):
-            before = run_state(run, run_dir)
-            trained = False
-            if before.state == "failed" and not task.retry_failed:
-                return _outcome(run, "skipped-failed", False, before.evaluated, before.error, start)
-            if before.state != "finished":
-                trained = True
-                error = train_run(spec.config(run), run_dir)
-                if error is not None:
-                    return _outcome(run, "failed", True, before.evaluated, error, start)
-            evaluated = before.evaluated
-            if spec.metrics is not None and (
-                evaluated is None or trained or (evaluated == "failed" and task.retry_failed)
-            ):
-                evaluated = evaluate_run(run_dir, spec.metrics)["status"]
-            return _outcome(run, "finished", trained, evaluated, None, start)
+    spec = SweepSpec.from_dict(task.spec)
+    run = spec.run(task.run)
+    run_dir = Path(task.sweep_dir) / run.name
+    clock = (time.perf_counter(), time.process_time())
+    with _thread_limits(task.threads, torch_backend=spec.train.get("backend") == "torch"), run_lock(run_dir):
+        before = run_state(run, run_dir)
+        if before.state == "failed" and not task.retry_failed:
+            return _outcome(run, "skipped-failed", False, before.evaluated, before.error, clock)
+        trained = before.state != "finished"
+        if trained:
+            error = train_run(spec.config(run), run_dir)
+            if error is not None:
+                return _outcome(run, "failed", True, before.evaluated, error, clock)
+        evaluated = before.evaluated
+        retry_metrics = evaluated == "failed" and task.retry_failed
+        if spec.metrics is not None and (evaluated is None or trained or retry_metrics):
+            evaluated = evaluate_run(run_dir, spec.metrics)["status"]
+        return _outcome(run, "finished", trained, evaluated, None, clock)
 
 
 def _outcome(
-    run: RunSpec, state: str, trained: bool, evaluated: str | None, error: str | None, start: float
+    run: RunSpec,
+    state: str,
+    trained: bool,
+    evaluated: str | None,
+    error: str | None,
+    clock: tuple[float, float],
 ) -> dict[str, Any]:
     return {
         "run": run.name,
@@ -580,7 +582,8 @@ def _outcome(
         "trained": trained,
         "evaluated": evaluated,
         "error": error,
-        "wall_s": time.perf_counter() - start,
+        "wall_s": time.perf_counter() - clock[0],
+        "cpu_s": time.process_time() - clock[1],  # this process's CPU time: the cost on an idle machine
     }
 
 
@@ -616,7 +619,7 @@ def evaluate_run(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any
     from minirtc.training.restore import load_run
 
     run_dir = Path(run_dir)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         run = load_run(run_dir)
         scores = evaluate_representation(
@@ -635,22 +638,22 @@ def evaluate_run(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any
             "error": f"{type(error).__name__}: {error}",
             "traceback": traceback.format_exc(),
         }
-    record.update(settings=settings, wall_s=time.perf_counter() - start)
+    record.update(settings=settings, wall_s=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
     records.atomic_write_json(run_dir / METRICS_FILE, record)
     return record
 
 
 @contextlib.contextmanager
-def _thread_limits(threads: int | None) -> Iterator[None]:
-    """Limit BLAS threads (and torch's, if loaded) to `threads` while a task runs."""
+def _thread_limits(threads: int | None, torch_backend: bool = False) -> Iterator[None]:
+    """Limit BLAS threads (and torch's, when the run uses torch) to `threads` while a task runs."""
     if threads is None:
         yield
         return
-    import sys
-
     from threadpoolctl import threadpool_limits
 
-    torch = sys.modules.get("torch")
+    torch = None
+    if torch_backend:
+        import torch
     previous = torch.get_num_threads() if torch is not None else None
     try:
         with threadpool_limits(limits=threads):
@@ -658,7 +661,7 @@ def _thread_limits(threads: int | None) -> Iterator[None]:
                 torch.set_num_threads(threads)
             yield
     finally:
-        if torch is not None and previous is not None:
+        if torch is not None:
             torch.set_num_threads(previous)
 
 
@@ -741,6 +744,7 @@ def _format_counts(counts: dict[str, int]) -> str:
 
 def _format_outcome(outcome: dict[str, Any]) -> str:
     text = f"{outcome['state']:<8} {outcome['run']}  ({outcome['wall_s']:.0f} s"
+    text += f", {outcome['cpu_s']:.0f} s CPU" if "cpu_s" in outcome else ""
     text += ", trained" if outcome.get("trained") else ", already trained"
     if outcome.get("evaluated"):
         text += f", metrics {outcome['evaluated']}"

@@ -24,10 +24,11 @@ from scipy.stats import multivariate_normal
 
 import minirtc
 from minirtc.experiments.figures import new_figure, save_figure
-from minirtc.experiments.lesson import Lesson, lesson_args
+from minirtc.experiments.lesson import Lesson, lesson_args, single_threaded_blas
 from minirtc.experiments.synthetic import equicorrelation
 
 args = lesson_args(__doc__.splitlines()[0])
+single_threaded_blas()  # small matrices: one BLAS thread is fastest
 rng = np.random.default_rng(args.seed)
 num_samples = 20_000 if args.quick else 200_000
 lesson = Lesson("01_gaussian_tc")

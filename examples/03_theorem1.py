@@ -21,11 +21,12 @@ import numpy as np
 
 import minirtc
 from minirtc.experiments.figures import COLOURS, new_figure, save_figure
-from minirtc.experiments.lesson import Lesson, lesson_args
+from minirtc.experiments.lesson import Lesson, lesson_args, single_threaded_blas
 from minirtc.experiments.synthetic import equicorrelation, gaussian_latents, theorem1_bound
 from minirtc.experiments.theorem1 import eq1_width, monte_carlo_tc, shutdown_case
 
 args = lesson_args(__doc__.splitlines()[0])
+single_threaded_blas()  # small matrices: one BLAS thread is fastest
 rng = np.random.default_rng(args.seed)
 lesson = Lesson("03_theorem1")
 

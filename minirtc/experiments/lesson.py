@@ -31,6 +31,14 @@ def lesson_args(description: str, argv: list[str] | None = None) -> argparse.Nam
     return args
 
 
+def single_threaded_blas() -> None:
+    """Use one BLAS thread from here on: the examples' matrices are small, and extra
+    threads only fight over a laptop's cores (7x slower measured on a busy 2-core machine)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+
 @dataclass
 class Lesson:
     """The checks and key numbers an example collects before it finishes."""

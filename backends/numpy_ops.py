@@ -45,9 +45,8 @@ class NumpyOps:
     def logaddexp(self, a, b):
         return np.logaddexp(a, b)
 
-    def log_sigmoid(self, x):
-        # log sigmoid(x) = -softplus(-x), written stably for both signs of x.
-        return -np.logaddexp(0.0, -x)
+    def softplus(self, x):
+        return np.logaddexp(0.0, x)
 
     def matmul(self, a, b):
         return np.matmul(a, b)

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as onp
 import torch
-import torch.nn.functional as F
 
 
 class TorchOps:
@@ -45,8 +44,9 @@ class TorchOps:
     def logaddexp(self, a, b):
         return torch.logaddexp(a, b)
 
-    def log_sigmoid(self, x):
-        return F.logsigmoid(x)
+    def softplus(self, x):
+        # logaddexp, not F.softplus: the latter turns linear past a threshold (inexact)
+        return torch.logaddexp(torch.zeros_like(x), x)
 
     def matmul(self, a, b):
         return torch.matmul(a, b)

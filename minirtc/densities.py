@@ -41,12 +41,13 @@ def bernoulli_log_likelihood(x: Array, logits: Array) -> Array:
     """log p(x|z) for a Bernoulli decoder, summed over every non-batch axis.
 
     x in [0, 1] (binary or grey levels, as in Locatello et al.), logits of the same
-    shape (M, ...) -> (M,).  Uses x*log s(l) + (1-x)*log s(-l), stable for any l.
+    shape (M, ...) -> (M,).  x log s(l) + (1 - x) log s(-l) = x l - softplus(l),
+    since log s(l) = l - softplus(l): one softplus, stable for any l.
     """
     ops = ops_for(logits)
     check_same_shape(x, logits, "x", "logits")
     M = logits.shape[0]
-    per_pixel = x * ops.log_sigmoid(logits) + (1.0 - x) * ops.log_sigmoid(-logits)
+    per_pixel = x * logits - ops.softplus(logits)
     return ops.sum(per_pixel.reshape(M, -1), axis=1)
 
 

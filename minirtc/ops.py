@@ -46,7 +46,8 @@ class Ops(Protocol):
 
     def logaddexp(self, a: Array, b: Array) -> Array: ...
 
-    def log_sigmoid(self, x: Array) -> Array: ...
+    def softplus(self, x: Array) -> Array:
+        """log(1 + exp(x)), exact for every x."""
 
     def matmul(self, a: Array, b: Array) -> Array: ...
 

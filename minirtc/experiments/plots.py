@@ -123,7 +123,7 @@ def missing_note(data: SweepData, models: tuple[str, ...] | None = None, width: 
         return ""
     parts = [
         f"{m} \u03b2={b:g} seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))} ({st})"
-        for (m, b, st), s in groups.items()
+        for (m, b, st), s in sorted(groups.items())
     ]
     text = "not plotted (unfinished runs): " + "; ".join(parts)
     return _wrap(text, width)
@@ -132,7 +132,7 @@ def missing_note(data: SweepData, models: tuple[str, ...] | None = None, width: 
 def _wrap(text: str, width: int) -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(text, width))
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False))
 
 
 # -- bands over seeds -------------------------------------------------------------------
@@ -208,10 +208,18 @@ def paper_style():
 def _footnote(fig, text: str) -> None:
     """Put `text` (e.g. the missing runs) under the axes, in small grey type."""
     if text:
-        fig.get_layout_engine().set(
-            rect=(0, 0.04 + 0.03 * text.count("\n"), 1, 1 - 0.04 - 0.03 * text.count("\n"))
-        )
-        fig.text(0.01, 0.005, text, fontsize=6.5, color="0.3", ha="left", va="bottom")
+        reserve = ((text.count("\n") + 1) * 1.3 * 6.5 / 72 + 0.08) / fig.get_figheight()  # inches -> fraction
+        fig.get_layout_engine().set(rect=(0, reserve, 1, 1 - reserve))
+        fig.text(0.01, 0.01, text, fontsize=6.5, color="0.3", ha="left", va="bottom")
+
+
+def _legend_or_note(ax, loc: str) -> None:
+    """A legend, or "no finished runs" across an empty panel."""
+    if ax.has_data():
+        ax.legend(loc=loc, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no finished runs", ha="center", va="center", color="0.4", transform=ax.transAxes)
+        ax.set_xticks([])
 
 
 def _suptitle(fig, text: str, fontsize: float = 8) -> float:
@@ -247,8 +255,7 @@ def plot_tc_over_training(data: SweepData, model: str):
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{name} (nats)")
         ax.grid(alpha=0.3)
-        if ax.has_data():
-            ax.legend(loc="best", frameon=False)
+        _legend_or_note(ax, "best")
     _suptitle(
         fig,
         f"Total correlation of sampled and mean representation, {_dataset_label(data)}; "
@@ -272,8 +279,7 @@ def plot_tc_mean_comparison(data: SweepData):
         ax.set_title(f"\u03b2 = {beta:g}")
         ax.set_xlabel("training step")
         ax.grid(alpha=0.3)
-        if ax.has_data():
-            ax.legend(loc="best", frameon=False)
+        _legend_or_note(ax, "best")
     axes[0].set_ylabel("TC$_{mean}$ (nats)")
     _suptitle(
         fig,
@@ -307,8 +313,7 @@ def plot_elbo(data: SweepData):
         ax.set_title(f"\u03b2 = {beta:g}")
         ax.set_xlabel("training step")
         ax.grid(alpha=0.3)
-        if ax.has_data():
-            ax.legend(loc="lower right", frameon=False)
+        _legend_or_note(ax, "lower right")
     if np.isfinite(low):
         margin = 0.05 * max(high - low, 1.0)
         axes[0].set_ylim(low - margin, high + margin)

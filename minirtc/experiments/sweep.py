@@ -771,12 +771,28 @@ def execute_local(tasks: list[RunTask], jobs: int, on_done: Callable[[dict[str, 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = {pool.submit(execute_run, dataclasses.replace(t, threads=1)): t for t in tasks}
-        for future in as_completed(futures):
-            try:
-                on_done(future.result())
-            except BrokenProcessPool:
-                interrupted.append(futures[future].run)
+        try:
+            for future in as_completed(futures):
+                try:
+                    on_done(future.result())
+                except BrokenProcessPool:
+                    interrupted.append(futures[future].run)
+        except BaseException:  # Ctrl-C or a bug: stop now; the runs resume from their checkpoints
+            _stop_workers(pool)
+            raise
     return interrupted
+
+
+def _stop_workers(pool: Any) -> None:
+    """Cancel the runs not started and terminate the workers (a worker that caught Ctrl-C would go on)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # private before 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 def execute_ray(

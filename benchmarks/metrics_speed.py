@@ -1,6 +1,7 @@
 """How long each metric of SPEC 6 takes at its default sizes, on a dSprites-sized factor grid.
 
-    python benchmarks/metrics_speed.py [--quick] [--n-jobs N] [--images fake|procedural] [--out FILE.json]
+    python benchmarks/metrics_speed.py [--quick] [--metrics all|a,b] [--n-jobs N]
+                                       [--images fake|procedural] [--out FILE.json]
 
 The representation is fake and cheap, so the numbers are the metrics' own cost
 (sampling, classifiers, trees), not a model's: 10 codes, five near the five
@@ -26,7 +27,8 @@ import numpy as np
 
 from minirtc.data.base import GroundTruthDataset
 from minirtc.data.files import atomic_path
-from minirtc.metrics import METRICS, evaluate_representation, mig
+from minirtc.metrics import evaluate_representation, mig
+from minirtc.metrics.suite import resolve_metrics
 
 DSPRITES_SIZES = (1, 3, 6, 40, 32, 32)  # colour, shape, scale, orientation, posX, posY (SPEC 7)
 
@@ -90,9 +92,14 @@ def mig_core_seconds() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the default sizes")
-    parser.add_argument("--n-jobs", type=int, default=2, help="parallel tree fits in a second DCI run")
+    parser.add_argument("--metrics", default="all", help="'all' or comma-separated names to time")
+    parser.add_argument(
+        "--n-jobs", type=int, default=2, help="parallel tree fits in a second DCI run (0: skip)"
+    )
     parser.add_argument("--images", choices=("fake", "procedural"), default="fake")
-    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the results as JSON (after every metric)"
+    )
     args = parser.parse_args()
 
     if args.images == "procedural":
@@ -102,39 +109,31 @@ def main() -> None:
     else:
         dataset, encode_fn = FactorVectors(), factor_encoder()
     sizes = dict(num_train=1_000, num_eval=500) if args.quick else dict(num_train=10_000, num_eval=5_000)
-
-    timings = {"mig_core_10000x10_s": mig_core_seconds()}
-    scores = {}
-    for name in METRICS:
-        timings[f"{name}_s"], result = seconds(
-            lambda n=name: evaluate_representation(dataset, encode_fn, [n], progress=False, **sizes)
-        )
-        scores.update(result)
-        print(f"{name:<20} {timings[f'{name}_s']:8.2f} s", flush=True)
-    parallel = dict(progress=False, n_jobs=args.n_jobs, **sizes)
-    timings[f"dci_n_jobs_{args.n_jobs}_s"], _ = seconds(
-        lambda: evaluate_representation(dataset, encode_fn, ["dci"], **parallel)
-    )
-    timings["suite_total_s"] = sum(timings[f"{name}_s"] for name in METRICS)
-    timings[f"suite_total_dci_n_jobs_{args.n_jobs}_s"] = (
-        timings["suite_total_s"] - timings["dci_s"] + timings[f"dci_n_jobs_{args.n_jobs}_s"]
-    )
-
+    names = resolve_metrics(args.metrics)
     report = {
         "images": args.images,
         "sizes": sizes,
         "cpu_count": os.cpu_count(),
-        "load_average_at_end": list(os.getloadavg()),
         "machine": platform.platform(),
-        "timings": timings,
-        "scores": scores,
     }
-    width = max(len(k) for k in timings)
-    print("\n".join(f"{k:<{width}}  {v:9.3f}" for k, v in timings.items()))
-    if args.out is not None:
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+    timings, scores = {"mig_core_10000x10_s": mig_core_seconds()}, {}
+    runs = [(f"{name}_s", [name], {}) for name in names]
+    if "dci" in names and args.n_jobs > 0:
+        runs.append((f"dci_n_jobs_{args.n_jobs}_s", ["dci"], {"n_jobs": args.n_jobs}))
+    for key, chosen, extra in runs:
+        timings[key], result = seconds(
+            lambda c=chosen, e=extra: evaluate_representation(
+                dataset, encode_fn, c, progress=False, **sizes, **e
+            )
+        )
+        scores.update(result)
+        print(f"{key:<24} {timings[key]:9.2f}", flush=True)
+        report.update(timings=timings, scores=scores, load_average=list(os.getloadavg()))
+        if args.out is not None:
+            with atomic_path(args.out) as tmp:
+                tmp.write_text(json.dumps(report, indent=2) + "\n")
+    timings["total_s"] = sum(timings[f"{name}_s"] for name in names)
+    print(f"{'total_s':<24} {timings['total_s']:9.2f}")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,8 @@ def test_profiles_match_the_issue():
         make_spec("cluster", "gaussian")
     with pytest.raises(SweepError, match="invalid settings"):
         make_spec("laptop", "gaussian", train_overrides={"batch_size": 1})
+    with pytest.raises(SweepError, match="clashing run names"):
+        make_spec("laptop", "gaussian", betas=(2.0, 2.0000001))
 
 
 def test_sweep_json_is_reopened_extended_or_refused(tmp_path):
@@ -148,6 +150,10 @@ def test_sweep_json_is_reopened_extended_or_refused(tmp_path):
     (tmp_path / "other" / "x.txt").write_text("not a sweep")
     with pytest.raises(SweepError, match="not empty"):
         open_sweep(tmp_path / "other", tiny_spec())
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "sweep.json").write_text(json.dumps({"format": 1, "spec": {"models": []}}))
+    with pytest.raises(SweepError, match="not hold a valid sweep spec"):
+        read_spec(tmp_path / "bad")
     with pytest.raises(SweepError, match="no sweep to resume"):
         open_sweep(tmp_path / "empty", None)
     with pytest.raises(SweepError, match="--dataset"):

@@ -155,9 +155,8 @@ def seed_band(series: list[tuple[np.ndarray, np.ndarray]], level: float = BAND_L
     n = np.sum(~np.isnan(table), axis=0)  # (T,)
     keep = n > 0
     table, steps, n = table[:, keep], steps[keep], n[keep]
-    mean = np.nanmean(table, axis=0) if len(steps) else np.zeros(0)
-    sd = np.nanstd(table, axis=0, ddof=1) if len(series) > 1 else np.zeros_like(mean)
-    sd = np.where(n > 1, sd, 0.0)
+    mean = np.nansum(table, axis=0) / np.maximum(n, 1)  # (T,)
+    sd = np.sqrt(np.nansum((table - mean) ** 2, axis=0) / np.maximum(n - 1, 1))  # (T,) ddof 1
     t = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))  # two-sided
     half = np.where(n > 1, t * sd / np.sqrt(n), 0.0)
     return steps, mean, mean - half, mean + half, n
@@ -170,14 +169,14 @@ def curve(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]
     return steps, values
 
 
-def _band_plot(ax, runs: list[RunData], rows: str, key: str, colour, label: str, style: str = "-") -> None:
+def _band_plot(ax, runs: list[RunData], rows: str, key: str, colour, label: str) -> None:
     """One mean curve with its band over the seeds in `runs`."""
     series = [curve(getattr(r, rows), key) for r in runs]
     series = [s for s in series if len(s[0])]
     if not series:
         return
     steps, mean, lo, hi, _ = seed_band(series)
-    ax.plot(steps, mean, style, color=colour, lw=1.3, label=f"{label} (n={len(series)})")
+    ax.plot(steps, mean, color=colour, lw=1.3, label=f"{label} (n={len(series)})")
     ax.fill_between(steps, lo, hi, color=colour, alpha=0.2, lw=0)
 
 

@@ -346,6 +346,11 @@ def check_spec(spec: SweepSpec) -> None:
     bad = [m for m in spec.models if m not in WEIGHT_FIELD]
     if bad:
         raise SweepError(f"models {bad} have no TC weight to sweep; choose from {sorted(WEIGHT_FIELD)}")
+    names = [run.name for run in spec.runs()]
+    if len(set(names)) < len(names):
+        raise SweepError(
+            f"betas {list(spec.betas)} give clashing run names (printed with %g); use distinct values"
+        )
     for model in spec.models:
         try:
             spec.config(RunSpec(model, spec.betas[0], spec.seeds[0])).checked()
@@ -406,7 +411,10 @@ def read_spec(sweep_dir: str | Path) -> SweepSpec:
         raise SweepError(f"cannot read {path}: {error}") from error
     if saved.get("format") != SWEEP_FORMAT:
         raise SweepError(f"{path} has format {saved.get('format')}, expected {SWEEP_FORMAT}")
-    return SweepSpec.from_dict(saved["spec"])
+    try:
+        return SweepSpec.from_dict(saved["spec"])
+    except (KeyError, TypeError) as error:
+        raise SweepError(f"{path} does not hold a valid sweep spec: {error}") from error
 
 
 def merge_spec(saved: SweepSpec, requested: SweepSpec) -> SweepSpec:
@@ -450,14 +458,11 @@ def open_sweep(sweep_dir: str | Path, requested: SweepSpec | None) -> SweepSpec:
     if exists and requested is not None:
         spec = merge_spec(spec, requested)
     check_spec(spec)
-    record = {"format": SWEEP_FORMAT, "spec": spec.to_dict(), **records.provenance()}
-    if exists:
-        previous = json.loads((sweep_dir / SWEEP_FILE).read_text())
-        record["created"] = previous.get("created")
-        record["invocations"] = previous.get("invocations", []) + [records.provenance()["argv"]]
-    else:
-        record["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        record["invocations"] = [records.provenance()["argv"]]
+    provenance = records.provenance()  # of this invocation; earlier command lines are kept
+    record = {"format": SWEEP_FORMAT, "spec": spec.to_dict(), **provenance}
+    previous = json.loads((sweep_dir / SWEEP_FILE).read_text()) if exists else {}
+    record["created"] = previous.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    record["invocations"] = previous.get("invocations", []) + [provenance["argv"]]
     records.atomic_write_json(sweep_dir / SWEEP_FILE, record)
     return spec
 

@@ -24,18 +24,15 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad, value_and_grad
 from autograd.misc import flatten
-from threadpoolctl import threadpool_limits
 
 import minirtc
 from minirtc import data
 from minirtc.backends import numpy_backend as nb
 from minirtc.experiments.figures import new_figure, save_figure
-from minirtc.experiments.lesson import Lesson, lesson_args
+from minirtc.experiments.lesson import Lesson, lesson_args, single_threaded_blas
 
 args = lesson_args(__doc__.splitlines()[0])
-# The matrices here are small: one BLAS thread beats several competing for a laptop's cores
-# (five times faster per step on a busy 2-core machine, measured).
-threadpool_limits(1)
+single_threaded_blas()  # small matrices: one BLAS thread is faster than several fighting over the cores
 rng = np.random.default_rng(args.seed)
 num_items = 2_000 if args.quick else 5_000  # training images
 num_steps = 150 if args.quick else 600  # Adam steps

@@ -23,19 +23,16 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from minirtc import data
 from minirtc.backends import numpy_backend as nb
 from minirtc.experiments.figures import new_figure, save_figure
-from minirtc.experiments.lesson import Lesson, lesson_args
+from minirtc.experiments.lesson import Lesson, lesson_args, single_threaded_blas
 from minirtc.training import TrainConfig
 from minirtc.training.loop import EvalSet, evaluate
 
 args = lesson_args(__doc__.splitlines()[0])
-# The matrices here are small: one BLAS thread beats several competing for a laptop's cores
-# (five times faster per step on a busy 2-core machine, measured).
-threadpool_limits(1)
+single_threaded_blas()  # small matrices: one BLAS thread is faster than several fighting over the cores
 num_items = 2_000 if args.quick else 6_000  # training images
 num_steps = 150 if args.quick else 600  # optimiser steps per model
 eval_every = 25 if args.quick else 50  # steps between evaluations of TC_mean, TC_sample

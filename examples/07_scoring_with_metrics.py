@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from minirtc import data
 from minirtc.experiments.figures import new_figure, save_figure
-from minirtc.experiments.lesson import Lesson, lesson_args
+from minirtc.experiments.lesson import Lesson, lesson_args, single_threaded_blas
 from minirtc.metrics import (
     discrete_mutual_info,
     evaluate_representation,
@@ -45,8 +44,7 @@ if run_args.run is not None and not (run_args.run / "config.json").is_file():
     sys.exit(
         f"--run {run_args.run}: not a minirtc run directory (no config.json); train one with minirtc train"
     )
-# The matrices here are small: one BLAS thread beats several competing for a laptop's cores.
-threadpool_limits(1)
+single_threaded_blas()  # small matrices: one BLAS thread is faster than several fighting over the cores
 num_train, num_eval = (1_000, 500) if args.quick else (5_000, 2_500)  # metric points (SPEC 6: 10,000 / 5,000)
 lesson = Lesson("07_scoring_with_metrics")
 

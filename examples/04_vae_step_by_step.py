@@ -35,8 +35,8 @@ args = lesson_args(__doc__.splitlines()[0])
 single_threaded_blas()  # small matrices: one BLAS thread is faster than several fighting over the cores
 rng = np.random.default_rng(args.seed)
 num_items = 2_000 if args.quick else 5_000  # training images
-num_steps = 150 if args.quick else 600  # Adam steps
-log_every = 25 if args.quick else 50  # print the loss every this many steps
+num_steps = 120 if args.quick else 600  # Adam steps
+log_every = 20 if args.quick else 50  # print the loss every this many steps
 M, D, hidden = 64, 10, (128,)  # batch size, latents, encoder hidden widths (the decoder mirrors them)
 lr, betas = 1e-3, (0.9, 0.999)  # Adam (a classroom learning rate: 10x SPEC 8's, for short runs)
 lesson = Lesson("04_vae_step_by_step")

@@ -163,7 +163,8 @@ for model in MODELS:
 axes[0, 0].set_xlabel("training step")
 axes[0, 0].set_ylabel("Gaussian TC, nats")
 axes[0, 0].set_title("(a) TC of the mean (solid) and of samples (dashed)")
-axes[0, 0].legend()
+axes[0, 0].set_ylim(0, 1.4 * max(r["tc_mean"] for m in MODELS for r in history[m]))  # room for the legend
+axes[0, 0].legend(loc="upper center", ncols=2)
 axes[0, 1].set_yscale("log")
 axes[0, 1].set_xlabel("training step")
 axes[0, 1].set_ylabel("mean posterior variance $\\sigma^2$ (log scale)")

@@ -104,7 +104,11 @@ def adam_update(
     betas: tuple[float, float],
     eps: float = 1e-8,
 ) -> tuple[Params, dict[str, Any]]:
-    """One Adam step; returns new params and state (nothing is modified in place)."""
+    """One Adam step; returns new params and state (nothing is modified in place).
+
+    The bias corrections are folded into the step size (Kingma & Ba, end of Sec. 2), so eps
+    acts as eps / sqrt(1 - b2^t) of the textbook form: equal up to ~eps, see example 04.
+    """
     b1, b2 = betas
     t = state["t"] + 1
     m = _tree_map2(lambda m, g: b1 * m + (1 - b1) * g, state["m"], grads)  # first moment

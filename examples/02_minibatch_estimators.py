@@ -32,10 +32,10 @@ args = lesson_args(__doc__.splitlines()[0])
 single_threaded_blas()  # small matrices: one BLAS thread is fastest
 rng = np.random.default_rng(args.seed)
 N = 1024 if args.quick else 2048  # dataset size: q(z) mixes N posteriors
-M = 256 if args.quick else 512  # batch size
+M = 256  # batch size
 sigma = 0.1  # posterior width, as in the paper's Fig. 1
 dims = (2, 6, 10) if args.quick else (2, 4, 6, 8, 10, 12, 14, 16)
-repeats = 2 if args.quick else 5
+repeats = 2 if args.quick else 3
 methods = ("mws", "mws-noconst", "mss0", "mss1")
 lesson = Lesson("02_minibatch_estimators")
 

@@ -32,7 +32,7 @@ from minirtc.experiments.synthetic import equicorrelation
 args = lesson_args(__doc__.splitlines()[0])
 single_threaded_blas()  # small matrices: one BLAS thread is fastest
 rng = np.random.default_rng(args.seed)
-steps = 400 if args.quick else 2000
+steps = 400 if args.quick else 1200
 batch_size, hidden, layers, lr = 256, 64, 2, 3e-3  # small network, larger step than FactorVAE's 1e-4
 cases = [(2, 0.0), (2, 0.8), (5, 0.6)]  # (D, rho): known TC 0, 0.51, 1.3 nats
 lesson = Lesson("05_density_ratio")

@@ -328,3 +328,24 @@ def test_cli_theorem1_refuses_a_file_as_out(tmp_path):
     (tmp_path / "f").write_text("x")
     result = CliRunner().invoke(main, ["experiment", "theorem1", "--quick", "--out", str(tmp_path / "f")])
     assert result.exit_code == 2 and "is a file" in result.output
+
+
+def test_cli_help_states_the_library_defaults():
+    # the help text is written out (no heavy import for --help); it must not drift from the config
+    text = " ".join(CliRunner().invoke(main, ["experiment", "estimators", "--help"]).output.split())
+    config = e1.EstimatorStudyConfig()
+
+    def listed(values):
+        return ",".join(f"{v:g}" for v in values)
+
+    expected = {
+        "--rhos": listed(config.rhos),
+        "--sigmas": listed(config.sigmas),
+        "--batch-sizes": listed(config.batch_sizes),
+        "--dataset-size": config.dataset_size,
+        "--repeats": config.repeats,
+        "--disc-steps": config.discriminator.steps,
+    }
+    for flag, value in expected.items():
+        assert f"[default: {value}]" in text.rsplit(flag, 1)[1].split("--", 1)[0], flag  # the option row
+    assert f"{config.dims[0]},{config.dims[1]},...,{config.dims[-1]}" in text

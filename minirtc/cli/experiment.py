@@ -54,11 +54,11 @@ def experiment_group() -> None:
     callback=_number_list(float, 0.0, 1.0, True),
     help="Equicorrelations of mu  [default: 0,0.5,0.9]",
 )
-@click.option("--sigmas", callback=_number_list(float, 1e-3), help="Posterior widths  [default: 0.1,0.3,1]")
-@click.option("--batch-sizes", callback=_number_list(int, 2), help="Batch sizes M  [default: 32,128,512]")
+@click.option("--sigmas", callback=_number_list(float, 1e-3), help="Posterior widths  [default: 0.1,1]")
+@click.option("--batch-sizes", callback=_number_list(int, 2), help="Batch sizes M  [default: 16,64,256]")
 @click.option("--dataset-size", type=click.IntRange(min=2), help="Items N in q(z)'s mixture  [default: 2048]")
 @click.option("--repeats", type=click.IntRange(min=1), help="Repeats per setting  [default: 3]")
-@click.option("--disc-steps", type=click.IntRange(min=1), help="Discriminator Adam steps  [default: 300]")
+@click.option("--disc-steps", type=click.IntRange(min=1), help="Discriminator Adam steps  [default: 250]")
 @click.option("--no-discriminator", is_flag=True, help="Skip the discriminator estimator (faster).")
 @click.option(
     "--jobs",

@@ -29,7 +29,7 @@ class DiscriminatorConfig:
 
     hidden: int = 64  # units per hidden layer
     layers: int = 2  # hidden layers (LeakyReLU 0.2)
-    steps: int = 300  # Adam steps
+    steps: int = 250  # Adam steps
     batch_size: int = 256  # real samples per step (and as many permuted ones)
     lr: float = 3e-3  # Adam learning rate
     betas: tuple[float, float] = (0.5, 0.9)  # Adam betas, as in FactorVAE

@@ -44,8 +44,11 @@ class EstimatorStudyConfig:
 
     dims: tuple[int, ...] = (2, 4, 6, 8, 10, 12, 14, 16)  # latent dimensions D
     rhos: tuple[float, ...] = (0.0, 0.5, 0.9)  # equicorrelation of the means: the true TC's range
-    sigmas: tuple[float, ...] = (0.1, 0.3, 1.0)  # posterior widths (paper: 0.1)
-    batch_sizes: tuple[int, ...] = (32, 128, 512)  # minibatch sizes M
+    sigmas: tuple[float, ...] = (
+        0.1,
+        1.0,
+    )  # posterior widths: the paper's 0.1, and one where references agree
+    batch_sizes: tuple[int, ...] = (16, 64, 256)  # minibatch sizes M
     dataset_size: int = 2048  # N, the number of items the mixture q(z) has
     repeats: int = 3  # independent datasets, batches and discriminators per setting
     seed: int = 0
@@ -235,14 +238,23 @@ def summarise(config: EstimatorStudyConfig, rows: Sequence[dict]) -> dict:
 
 
 def _closer(rows: Sequence[dict], D: int, a: str, b: str, reference: str) -> dict:
-    """Per sigma: is mean |a - ref| < mean |b - ref| at dimension D (all batch sizes, rhos, repeats)?"""
+    """Per sigma and batch size: is mean |a - ref| < mean |b - ref| at dimension D (rhos, repeats pooled)?
+
+    Kept per batch size because the answer changes with M (E1 measured MSS1 far worse than
+    MSS0 at M = 16 with narrow posteriors: too few batch items to stand in for the marginals).
+    """
     verdict = {}
     for sigma in sorted({r["sigma"] for r in rows}):
-        chosen = [r for r in rows if r["latent_dim"] == D and r["sigma"] == sigma]
-        mean_abs = {e: float(np.mean(np.abs(errors(chosen, e, reference)))) for e in (a, b)}
-        verdict[str(sigma)] = {f"mean_abs_error_{e}": v for e, v in mean_abs.items()} | {
-            "holds": mean_abs[a] < mean_abs[b]
-        }
+        for M in sorted({r["batch_size"] for r in rows}):
+            chosen = [
+                r for r in rows if r["latent_dim"] == D and r["sigma"] == sigma and r["batch_size"] == M
+            ]
+            if not chosen:
+                continue
+            mean_abs = {e: float(np.mean(np.abs(errors(chosen, e, reference)))) for e in (a, b)}
+            verdict[f"sigma={sigma:g},M={M}"] = {f"mean_abs_error_{e}": v for e, v in mean_abs.items()} | {
+                "holds": mean_abs[a] < mean_abs[b]
+            }
     return verdict
 
 

@@ -86,7 +86,7 @@ def plot_theorem1(results: Theorem1Results, config: Theorem1Config):
     ax.set_xscale("log")
     ax.invert_xaxis()
     low, high = ax.get_ylim()
-    ax.set_ylim(min(-0.2, low), 1.5 * high)  # room above the curves for the legend
+    ax.set_ylim(min(-0.2, low), 1.3 * high)  # room above the curves for the legend
     ax.set_xlabel("1 $-$ $\\rho$  ($\\rho \\to 1$ to the right)")
     ax.set_ylabel("total correlation, nats")
     ax.set_title(

@@ -34,6 +34,11 @@ class DiscriminatorConfig:
     lr: float = 3e-3  # Adam learning rate
     betas: tuple[float, float] = (0.5, 0.9)  # Adam betas, as in FactorVAE
 
+    @classmethod
+    def quick(cls) -> DiscriminatorConfig:
+        """Small and short, for the seconds-long --quick runs (a rougher TC_D)."""
+        return cls(hidden=32, layers=2, steps=100, batch_size=128, lr=5e-3)
+
     def __post_init__(self) -> None:
         for name in ("hidden", "layers", "steps"):
             if getattr(self, name) < 1:

@@ -79,7 +79,7 @@ class EstimatorStudyConfig:
             batch_sizes=(64, 256),
             dataset_size=1024,
             repeats=2,
-            discriminator=DiscriminatorConfig(hidden=32, layers=2, steps=100, batch_size=128, lr=5e-3),
+            discriminator=DiscriminatorConfig.quick(),
         )
         return replace(small, **overrides)
 

@@ -90,80 +90,41 @@ def plot_estimates_vs_truth(rows: Sequence[dict], batch_size: int):
 
 def plot_error_vs_dim(rows: Sequence[dict], batch_size: int):
     """Rows: reference; columns: sigma; error vs D per estimator, band = +-1 std over rho and repeats."""
-    rows = [r for r in rows if r["batch_size"] == batch_size]
-    sigmas, dims = sorted({r["sigma"] for r in rows}), sorted({r["latent_dim"] for r in rows})
-    fig, axes = new_figure(len(REFERENCES), len(sigmas), max(3.6 * len(sigmas), 9.0), 6.6, sharex=True)
-    for row, reference in enumerate(REFERENCES):
-        for col, sigma in enumerate(sigmas):
-            ax = axes[row, col]
-            for estimator in _present(rows):
-                stats = [
-                    _mean_std(
-                        errors(
-                            [r for r in rows if r["sigma"] == sigma and r["latent_dim"] == D],
-                            estimator,
-                            reference,
-                        )
-                    )
-                    for D in dims
-                ]
-                mean, std = np.array(stats).T
-                ax.plot(dims, mean, marker="o", ms=3, color=COLOURS[estimator], label=LABELS[estimator])
-                ax.fill_between(dims, mean - std, mean + std, color=COLOURS[estimator], alpha=0.2, lw=0)
-            symlog_errors(ax)
-            ax.set_title(f"$\\sigma$ = {sigma:g}, vs {LABELS[reference]}")
-            if row == len(REFERENCES) - 1:
-                ax.set_xlabel("latent dimension D")
-            if col == 0:
-                ax.set_ylabel("estimate $-$ reference, nats (symlog)")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
-    fig.suptitle(
+    title = (
         f"E1: estimator error vs latent dimension (M = {batch_size})\nbands: $\\pm$1 std over rho and repeats"
     )
-    return fig
+    chosen = [r for r in rows if r["batch_size"] == batch_size]
+    return _plot_errors(chosen, "latent_dim", "latent dimension D", title, log_x=False)
 
 
 def plot_error_vs_batch(rows: Sequence[dict], latent_dim: int):
-    """Rows: reference; columns: sigma; error vs batch size M at one D."""
-    rows = [r for r in rows if r["latent_dim"] == latent_dim]
-    sigmas, sizes = sorted({r["sigma"] for r in rows}), sorted({r["batch_size"] for r in rows})
+    """Rows: reference; columns: sigma; error vs batch size M at one D, band = +-1 std."""
+    title = f"E1: estimator error vs batch size at D = {latent_dim}\nbands: $\\pm$1 std over rho and repeats"
+    chosen = [r for r in rows if r["latent_dim"] == latent_dim]
+    return _plot_errors(chosen, "batch_size", "batch size M", title, log_x=True)
+
+
+def _plot_errors(rows: Sequence[dict], x_key: str, x_label: str, title: str, log_x: bool):
+    """The error (estimate - reference) of every estimator against rows' `x_key`, per reference and sigma."""
+    sigmas, xs = sorted({r["sigma"] for r in rows}), sorted({r[x_key] for r in rows})
     fig, axes = new_figure(len(REFERENCES), len(sigmas), max(3.6 * len(sigmas), 9.0), 6.6, sharex=True)
     for row, reference in enumerate(REFERENCES):
         for col, sigma in enumerate(sigmas):
             ax = axes[row, col]
             for estimator in _present(rows):
-                stats = [
-                    _mean_std(
-                        errors(
-                            [r for r in rows if r["sigma"] == sigma and r["batch_size"] == M],
-                            estimator,
-                            reference,
-                        )
-                    )
-                    for M in sizes
-                ]
-                mean, std = np.array(stats).T
-                ax.errorbar(
-                    sizes,
-                    mean,
-                    yerr=std,
-                    marker="o",
-                    ms=3,
-                    capsize=2,
-                    color=COLOURS[estimator],
-                    label=LABELS[estimator],
-                )
-            ax.set_xscale("log", base=2)
+                groups = [[r for r in rows if r["sigma"] == sigma and r[x_key] == x] for x in xs]
+                mean, std = np.array([_mean_std(errors(g, estimator, reference)) for g in groups]).T
+                ax.plot(xs, mean, marker="o", ms=3, color=COLOURS[estimator], label=LABELS[estimator])
+                ax.fill_between(xs, mean - std, mean + std, color=COLOURS[estimator], alpha=0.2, lw=0)
+            if log_x:
+                ax.set_xscale("log", base=2)
             symlog_errors(ax)
             ax.set_title(f"$\\sigma$ = {sigma:g}, vs {LABELS[reference]}")
             if row == len(REFERENCES) - 1:
-                ax.set_xlabel("batch size M")
+                ax.set_xlabel(x_label)
             if col == 0:
                 ax.set_ylabel("estimate $-$ reference, nats (symlog)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
-    fig.suptitle(
-        f"E1: estimator error vs batch size at D = {latent_dim}\nerror bars: $\\pm$1 std over rho and repeats"
-    )
+    fig.suptitle(title)
     return fig

@@ -85,7 +85,7 @@ class Theorem1Config:
             shutdown_dataset_size=1024,
             shutdown_batch_size=128,
             shutdown_repeats=2,
-            discriminator=DiscriminatorConfig(hidden=32, layers=2, steps=100, batch_size=128, lr=5e-3),
+            discriminator=DiscriminatorConfig.quick(),
         )
         return replace(small, **overrides)
 

@@ -32,7 +32,7 @@ def gaussian_tc(cov: np.ndarray) -> float:
     sign, logdet = np.linalg.slogdet(corr)
     if sign <= 0 or not np.isfinite(logdet):
         return float("inf")
-    return float(max(-0.5 * logdet, 0.0))
+    return float(max(0.0, -0.5 * logdet))  # 0.0 first: max(-0.0, 0.0) would be -0.0
 
 
 def gaussian_tc_of_samples(x: np.ndarray) -> float:

@@ -19,7 +19,10 @@ MAIN_COMMAND = "python3 -m pip install -e . && minirtc train"
 QUICK = {
     "minirtc train": "--steps 20 --subset 512 --hidden 16 --disc-hidden 16 --disc-layers 1 --log-every 10 "
     "--eval-every 10 --checkpoint-every 10 --eval-size 64 --quiet",
-    "minirtc evaluate": "--num-train 500 --num-eval 200 --quiet",
+    "minirtc evaluate": "--num-train 500 --num-eval 200 --metrics mig,unsupervised --quiet",
+    "minirtc sweep": "--steps 20 --metrics mig,unsupervised",
+    "minirtc experiment estimators": "--quick",
+    "minirtc experiment theorem1": "--quick",
     "python3 -m pytest": "--collect-only",
 }
 
@@ -30,6 +33,16 @@ def blocks(language: str) -> list[str]:
 
 def commands() -> list[str]:
     return [line.strip() for block in blocks("bash") for line in block.splitlines() if line.strip()]
+
+
+# Commands that need what CI lacks: they must fail fast and say what to do instead.
+MAY_FAIL = {"minirtc data fetch dsprites": "dsprites-procedural"}
+
+
+def inline_commands() -> list[str]:
+    """`minirtc ...` commands quoted inline (tables, prose); placeholders in capitals are skipped."""
+    spans = re.findall(r"`(minirtc [^`]+)`", re.sub(r"```.*?```", "", README, flags=re.S))
+    return sorted({c for c in spans if not re.search(r"\b[A-Z_]{3,}\b", c)})
 
 
 def quick(command: str) -> list[str]:
@@ -59,7 +72,28 @@ def test_every_readme_command_runs(tmp_path):
             argv = [sys.executable, *argv[1:]]
             argv = [str(ROOT / a) if a.startswith(("benchmarks/", "examples/")) else a for a in argv]
         done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        if command in MAY_FAIL and done.returncode != 0:
+            assert MAY_FAIL[command] in done.stdout + done.stderr
+            continue
         assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("command", inline_commands())
+def test_every_inline_command_parses(tmp_path, command):
+    """Commands quoted in tables run as a dry run (train, sweep) or with their quick flags."""
+    argv = quick(command)
+    if argv[1] in ("train", "sweep"):
+        argv.append("--dry-run")
+    elif argv[1] in ("plot", "report", "data"):  # named as a step, its argument given elsewhere
+        argv = [*argv[:3], "--help"] if argv[1] == "data" else [*argv[:2], "--help"]
+    done = subprocess.run(
+        [sys.executable, "-m", "minirtc", *argv[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
 
 
 @pytest.mark.parametrize("snippet", blocks("python"))

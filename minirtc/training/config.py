@@ -46,15 +46,15 @@ class TrainConfig:
     device: str = "auto"  # torch only: cpu | cuda | auto
     arch: str = "mlp"  # mlp | conv (conv: torch only, SPEC 8)
     latent_dim: int = 10  # D
-    hidden: tuple[int, ...] = (256,)  # MLP hidden widths (encoder; decoder mirrors)
-    disc_hidden: int = 256  # discriminator width (Kim & Mnih and the paper profile: 1000)
-    disc_layers: int = 3  # discriminator hidden layers (Kim & Mnih and the paper profile: 6)
+    hidden: tuple[int, ...] = (128,)  # MLP hidden widths (encoder; decoder mirrors)
+    disc_hidden: int = 128  # discriminator width (Kim & Mnih and the paper profile: 1000)
+    disc_layers: int = 2  # discriminator hidden layers (Kim & Mnih and the paper profile: 6)
     dtype: str = "float32"  # float32 | float64
     bf16: bool = False  # torch on CUDA: bf16 autocast for the networks
     # -- optimisation -------------------------------------------------------------
-    steps: int = 3000  # optimiser steps
+    steps: int = 2000  # optimiser steps
     batch_size: int = 64  # M
-    lr: float = 1e-4  # VAE Adam learning rate (SPEC 8)
+    lr: float = 1e-3  # VAE Adam learning rate (SPEC 8 and the paper profile: 1e-4)
     adam_betas: tuple[float, float] = (0.9, 0.999)  # VAE Adam betas
     disc_lr: float = 1e-4  # discriminator Adam learning rate (Kim & Mnih)
     disc_betas: tuple[float, float] = (0.5, 0.9)  # discriminator Adam betas (Kim & Mnih)
@@ -153,6 +153,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "backend": "torch",
         "arch": "conv",
         "subset": None,
+        "hidden": (256, 256),
+        "lr": 1e-4,
         "disc_hidden": 1000,
         "disc_layers": 6,
         "steps": 300_000,

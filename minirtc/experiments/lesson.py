@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from minirtc.experiments.outputs import json_safe, prepare_out_dir, write_json
 
 def lesson_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
     """--quick, --seed and --out (default: the current directory), parsed and checked."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=description or "")  # __doc__ is None in a notebook
     parser.add_argument("--quick", action="store_true", help="a smaller, seconds-long run")
     parser.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
     parser.add_argument("--out", default=".", help="folder for the figure and the JSON (default: here)")
+    if argv is None and "ipykernel" in sys.modules:  # opened as a notebook: the kernel's flags are not ours
+        argv = []
     args = parser.parse_args(argv)
     try:
         args.out = prepare_out_dir(args.out)

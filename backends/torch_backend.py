@@ -4,7 +4,10 @@ The objective is the core's (`minirtc.objective`), the same function the NumPy
 backend differentiates with autograd.  What this backend adds is speed: the
 whole training set lives on the device as uint8 and batches are drawn there
 (no DataLoader, no per-step host copies), the loss terms stay on the device
-until a log row needs them, and bf16 autocast is available on CUDA.
+until a log row needs them, and bf16 autocast is available on CUDA.  The conv
+networks and their images use the channels-last memory format (the uint8 NHWC
+array is already in it, so the device copy is the array itself), and
+`TorchTrainer.compile()` (`--compile`) puts the networks through torch.compile.
 
 Networks (SPEC 8):
 - `mlp`: the same layers as the NumPy backend, with parameters of the same
@@ -16,6 +19,7 @@ Networks (SPEC 8):
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Any
 
 import numpy as onp
@@ -167,9 +171,10 @@ class TorchTrainer:
         self.image_shape = tuple(images.shape[1:])
         self.pixel_max = pixel_max
         self.dataset_size = len(images)
-        # The training set on the device, uint8, channels first for conv.
+        # The training set on the device, uint8; for conv (N, C, H, W) in channels-last
+        # memory, which is the NHWC array itself (no copy) and what the conv kernels prefer.
         data = torch.from_numpy(onp.ascontiguousarray(images)).to(self.device)  # (N, H, W, C)
-        self.images = data.permute(0, 3, 1, 2).contiguous() if config.arch == "conv" else data
+        self.images = data.permute(0, 3, 1, 2) if config.arch == "conv" else data
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global state
             torch.manual_seed(config.seed)
             self.model = VAE(config.arch, self.image_shape, config.hidden, config.latent_dim)
@@ -177,6 +182,8 @@ class TorchTrainer:
             if self.objective.tc_estimator == "discriminator":
                 self.disc = make_discriminator(config.latent_dim, config.disc_hidden, config.disc_layers)
         self.model.to(self.device, self.dtype)
+        if config.arch == "conv":
+            self.model.to(memory_format=torch.channels_last)  # conv weights only; values unchanged
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.adam_betas)
         if self.disc is not None:
             self.disc.to(self.device, self.dtype)
@@ -258,6 +265,43 @@ class TorchTrainer:
     def pop_metrics(self) -> dict[str, float]:
         return self.terms.pop()
 
+    # -- torch.compile (--compile) -------------------------------------------------------
+
+    def networks(self) -> list[nn.Module]:
+        return [self.model.encoder, self.model.decoder] + ([self.disc] if self.disc is not None else [])
+
+    def compile(self) -> bool:
+        """torch.compile each network's forward; False, with a warning, where that is unusable.
+
+        Compiling happens on one forward and backward pass over the first training batch,
+        before any step and without drawing from the generator, so a machine without a
+        working compiler trains eagerly with the same random draws.  Weight names are
+        unchanged: checkpoints load with or without compile.
+        """
+        networks = self.networks()
+        for net in networks:
+            net.forward = torch.compile(net.forward)  # an instance attribute, removable
+        try:
+            self._first_pass()
+        except Exception as error:  # no C++ compiler, an unsupported platform, a dynamo limit
+            for net in networks:
+                del net.forward
+            warnings.warn(compile_fallback_message("the networks", error), RuntimeWarning, stacklevel=2)
+            return False
+        return True
+
+    def _first_pass(self) -> None:
+        """Forward and backward through every network on the first batch; gradients dropped."""
+        x = self.as_input(self.images[: self.config.batch_size])
+        with self.autocast():
+            mu, logvar = self.model.encode(x)
+            total = self.model.decode(mu).float().sum() + logvar.float().sum()
+            if self.disc is not None:
+                total = total + self.disc(mu).float().sum()
+        total.backward()
+        for net in self.networks():
+            net.zero_grad(set_to_none=True)
+
     # -- evaluation ---------------------------------------------------------------------
 
     @torch.no_grad()
@@ -310,6 +354,15 @@ class TorchTrainer:
         if self.disc is not None:
             self.disc.load_state_dict(state["disc"])
             self.disc_optimizer.load_state_dict(state["disc_optimizer"])
+
+
+def compile_fallback_message(what: str, error: Exception) -> str:
+    """The one-line warning of a --compile that falls back to eager execution."""
+    reason = (str(error).strip().splitlines() or [""])[0][:200]
+    return (
+        f"--compile: torch.compile does not work here for {what} ({type(error).__name__}: {reason}); "
+        "training without it"
+    )
 
 
 def _to_cpu(tree: Any) -> Any:

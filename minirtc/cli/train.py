@@ -47,6 +47,17 @@ def _int_list(ctx, param, value):
     return widths
 
 
+def _seed_list(ctx, param, value):
+    if value is None:
+        return None
+    from minirtc.training.ensemble import parse_seeds
+
+    try:
+        return parse_seeds(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 # (flag, TrainConfig field, click type, help). Defaults come from TrainConfig.
 OPTIONS = [
     ("--model", "model", click.Choice(MODELS), "Objective to train (SPEC 2)."),
@@ -133,11 +144,27 @@ def build_config(
     show_default=True,
     help="Starting settings: classroom (NumPy MLP, minutes) or paper (SPEC 8: torch conv, 300k steps).",
 )
+@click.option(
+    "--seeds",
+    callback=_seed_list,
+    help="Train one run per seed in one process, e.g. 0-9 or 0,3,7 (torch: one batched computation; "
+    "numpy: one after another). Run directories: --out/seed<k>, or --out with {seed} in it; "
+    "default runs/<model>-<dataset>-seed<k>.",
+)
+@click.option(
+    "--compile",
+    "compile_networks",
+    is_flag=True,
+    help="torch: torch.compile the networks (off by default; trains without it, with a warning, "
+    "where compile is unavailable).",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace a run that --out already holds.")
 @click.option("--quiet", is_flag=True, help="No progress bar; print only the final lines.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
-def train_command(profile, config_file, out, resume, overwrite, quiet, dry_run, bf16, **options):
+def train_command(
+    profile, config_file, out, seeds, compile_networks, resume, overwrite, quiet, dry_run, bf16, **options
+):
     """Train a VAE of the total-correlation family and record it in a run directory.
 
     With no options it trains rtc-vae with the NumPy/autograd backend on a subset of
@@ -150,6 +177,7 @@ def train_command(profile, config_file, out, resume, overwrite, quiet, dry_run, 
       minirtc train --model factor-vae --gamma 6 --steps 5000
       minirtc train --backend torch --device cuda --arch conv --dataset dsprites --steps 300000
       minirtc train --out runs/a --resume
+      minirtc train --backend torch --seeds 0-9 --out runs/rtc-seeds
     """
     from minirtc.training.loop import RunDirectoryError, TrainingFailed, train
 
@@ -160,16 +188,26 @@ def train_command(profile, config_file, out, resume, overwrite, quiet, dry_run, 
         raise click.UsageError("--resume and --overwrite exclude each other")
     if resume and out is None:
         raise click.UsageError("--resume needs --out, the run directory to continue")
+    if seeds is not None and "seed" in given:
+        raise click.UsageError("--seed and --seeds exclude each other")
+    resume_dir = None
+    if resume:  # with --seeds, the first member's config.json is the base
+        resume_dir = Path(out) if seeds is None else _first_seed_dir(out, seeds)
     try:
-        config = build_config(profile, config_file, Path(out) if resume else None, given).checked()
+        config = build_config(profile, config_file, resume_dir, given).checked()
     except (ConfigError, TypeError) as error:
         raise click.ClickException(str(error)) from None
+    if seeds is not None:
+        _train_seeds(config, seeds, out, resume, overwrite, quiet, dry_run, compile_networks)
+        return
     out = Path(out or f"runs/{config.model}-{config.dataset}-seed{config.seed}")
     if dry_run:
         click.echo(json.dumps(config.to_dict(), indent=2))
         return
     try:
-        summary = train(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
+        summary = train(
+            config, out, resume=resume, overwrite=overwrite, progress=not quiet, compile=compile_networks
+        )
     except (ConfigError, RunDirectoryError, TrainingFailed, ValueError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from None
     data = summary["dataset"]
@@ -179,6 +217,48 @@ def train_command(profile, config_file, out, resume, overwrite, quiet, dry_run, 
         f"final ELBO: {summary['elbo']:.3f} nats   TC_mean: {summary['tc_mean']:.3f}   "
         f"TC_sample: {summary['tc_sample']:.3f}"
     )
+
+
+def _first_seed_dir(out: str, seeds: tuple[int, ...]) -> Path:
+    from minirtc.training.ensemble import seed_run_dirs
+
+    return seed_run_dirs(out, DEFAULTS, seeds)[0]
+
+
+def _train_seeds(config, seeds, out, resume, overwrite, quiet, dry_run, compile_networks) -> None:
+    """--seeds: one call to `train_seeds`, then one line per member."""
+    from minirtc.training.ensemble import seed_run_dirs, train_seeds
+    from minirtc.training.loop import RunDirectoryError
+
+    outs = seed_run_dirs(out, config, seeds)
+    if dry_run:
+        click.echo(
+            json.dumps({**config.to_dict(), "seeds": list(seeds), "out": [str(o) for o in outs]}, indent=2)
+        )
+        return
+    try:
+        summaries = train_seeds(
+            config,
+            seeds,
+            outs,
+            resume=resume,
+            overwrite=overwrite,
+            progress=not quiet,
+            compile=compile_networks,
+        )
+    except (ConfigError, RunDirectoryError, ValueError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from None
+    failed = [s for s in summaries if s["status"] == "failed"]
+    for seed, run_dir, summary in zip(seeds, outs, summaries):
+        if summary["status"] == "failed":
+            click.echo(f"seed {seed}: {run_dir}  FAILED: {summary['error']}")
+        else:
+            click.echo(
+                f"seed {seed}: {run_dir}  ELBO {summary['elbo']:.3f}  TC_mean {summary['tc_mean']:.3f}  "
+                f"TC_sample {summary['tc_sample']:.3f}"
+            )
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(seeds)} seeds failed (see above)")
 
 
 def register(main: click.Group) -> None:

@@ -116,33 +116,50 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    compile: bool = False,
 ) -> dict[str, Any]:
-    """Train `config` into run directory `out`; returns the summary dict."""
+    """Train `config` into run directory `out`; returns the summary dict.
+
+    `compile`: torch only, torch.compile the networks (eager, with a warning, where unavailable).
+    """
     config = config.checked()
+    if compile and config.backend != "torch":
+        raise ConfigError("--compile needs --backend torch")
     out = Path(out)
     checkpoint = prepare_run_dir(out, config, resume, overwrite)
     dataset, images = load_training_data(config)
     backend = backends.get(config.backend)
     trainer = backend.make_trainer(config, images, dataset.pixel_max)
+    if compile:
+        trainer.compile()
     eval_set = make_eval_set(images, config)
 
-    start = 0
-    if checkpoint is not None:
-        start = checkpoint["step"]
-        if start > config.steps:
-            raise RunDirectoryError(f"{out} is already at step {start}, past --steps {config.steps}")
-        trainer.load_state(checkpoint["trainer"])
-        records.truncate_history(out, start)
-        record_resume(out, config, start)
-    else:
-        (out / records.HISTORY).unlink(missing_ok=True)
-        records.atomic_write_json(out / records.CONFIG, run_record(config, dataset))
-
-    summary = _run_steps(config, out, trainer, eval_set, start, progress, on_row)
-    summary["dataset"] = dataset.describe()
-    records.atomic_write_json(out / records.SUMMARY, summary)
+    start = begin_run(out, config, dataset, trainer, checkpoint)
+    summary = end_run(out, _run_steps(config, out, trainer, eval_set, start, progress, on_row), dataset)
     if summary["status"] == "failed":
         raise TrainingFailed(summary["error"])
+    return summary
+
+
+def begin_run(out: Path, config: TrainConfig, dataset: Any, trainer: Any, checkpoint: dict | None) -> int:
+    """Load the checkpoint into `trainer` (or start the records afresh); the step to start from."""
+    if checkpoint is None:
+        (out / records.HISTORY).unlink(missing_ok=True)
+        records.atomic_write_json(out / records.CONFIG, run_record(config, dataset))
+        return 0
+    start = checkpoint["step"]
+    if start > config.steps:
+        raise RunDirectoryError(f"{out} is already at step {start}, past --steps {config.steps}")
+    trainer.load_state(checkpoint["trainer"])
+    records.truncate_history(out, start)
+    record_resume(out, config, start)
+    return start
+
+
+def end_run(out: Path, summary: dict[str, Any], dataset: Any) -> dict[str, Any]:
+    """Write summary.json (with the dataset used) and return the summary."""
+    summary["dataset"] = dataset.describe()
+    records.atomic_write_json(out / records.SUMMARY, summary)
     return summary
 
 
@@ -175,55 +192,93 @@ def _last_rows(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _run_steps(config, out, trainer, eval_set, start, progress, on_row) -> dict[str, Any]:
     """The step loop: log rows, evaluation rows, checkpoints; stops on a NaN."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=config.steps, initial=start, disable=not progress, desc=f"{config.model}", unit="step")
-    last_train, last_eval = _last_rows(out)
-    images_per_step = config.batch_size * (2 if trainer.objective.tc_estimator == "discriminator" else 1)
-    t_run = t_log = time.perf_counter()
-    step_log = start
+    recorder = RunRecorder(config, out, trainer, eval_set, start, progress, on_row)
     try:
         for step in range(start + 1, config.steps + 1):
             trainer.step()
-            if step % config.log_every and step != config.steps:
-                continue
-            terms = trainer.pop_metrics()  # raises NonFiniteLoss
-            now = time.perf_counter()
-            images_per_s = images_per_step * (step - step_log) / max(now - t_log, 1e-9)
-            last_train = {"kind": "train", "step": step, **terms, "images_per_s": images_per_s}
-            t_log, step_log = now, step
-            _emit(out, last_train, on_row)
-            if step % config.eval_every == 0 or step == config.steps:
-                last_eval = {"kind": "eval", "step": step, **evaluate(trainer, eval_set)}
-                _emit(out, last_eval, on_row)
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                records.save_checkpoint(out, step, trainer.state())
-            bar.update(step - bar.n)
-            bar.set_postfix(loss=f"{terms['loss']:.2f}", tc=f"{terms['tc']:.3f}", refresh=False)
+            recorder.after_step(step)
     except NonFiniteLoss as error:
-        checkpoint = records.load_checkpoint(out)
+        return recorder.failed(error)
+    finally:
+        recorder.close()
+    return recorder.finished()
+
+
+class RunRecorder:
+    """Everything the loop does after a step of one run: history rows, evaluations, checkpoints.
+
+    `after_step(step)` follows every optimiser step.  The many-seeds trainer drives
+    one recorder per member, so each member's records are those of a single run.
+    """
+
+    def __init__(self, config, out, trainer, eval_set, start, progress, on_row):
+        from tqdm.auto import tqdm
+
+        self.config, self.out, self.trainer, self.eval_set, self.on_row = (
+            config,
+            out,
+            trainer,
+            eval_set,
+            on_row,
+        )
+        self.bar = tqdm(
+            total=config.steps, initial=start, disable=not progress, desc=f"{config.model}", unit="step"
+        )
+        self.last_train, self.last_eval = _last_rows(out)
+        discriminator = trainer.objective.tc_estimator == "discriminator"
+        self.images_per_step = config.batch_size * (2 if discriminator else 1)
+        self.t_run = self.t_log = time.perf_counter()
+        self.step_log = start
+
+    def after_step(self, step: int) -> None:
+        """Log, evaluate and checkpoint when `step` is due; raises NonFiniteLoss."""
+        config, out = self.config, self.out
+        if step % config.log_every and step != config.steps:
+            return
+        terms = self.trainer.pop_metrics()  # raises NonFiniteLoss
+        now = time.perf_counter()
+        images_per_s = self.images_per_step * (step - self.step_log) / max(now - self.t_log, 1e-9)
+        self.last_train = {"kind": "train", "step": step, **terms, "images_per_s": images_per_s}
+        self.t_log, self.step_log = now, step
+        _emit(out, self.last_train, self.on_row)
+        if step % config.eval_every == 0 or step == config.steps:
+            self.last_eval = {"kind": "eval", "step": step, **evaluate(self.trainer, self.eval_set)}
+            _emit(out, self.last_eval, self.on_row)
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            records.save_checkpoint(out, step, self.trainer.state())
+        self.bar.update(step - self.bar.n)
+        self.bar.set_postfix(loss=f"{terms['loss']:.2f}", tc=f"{terms['tc']:.3f}", refresh=False)
+
+    def failed(self, error: NonFiniteLoss) -> dict[str, Any]:
+        """The summary of a run stopped by a non-finite term (its last checkpoint is kept)."""
+        checkpoint = records.load_checkpoint(self.out)
         kept = (
             "no checkpoint yet" if checkpoint is None else f"last good checkpoint: step {checkpoint['step']}"
         )
         return {
             "status": "failed",
-            "error": f"{error}; stopped, {kept} in {out}",
+            "error": f"{error}; stopped, {kept} in {self.out}",
             "failed_step": error.step,
             "failed_term": error.term,
-            "steps": config.steps,
+            "steps": self.config.steps,
         }
-    finally:
-        bar.close()
-    return {
-        "status": "finished",
-        "steps": config.steps,
-        "wall_s": time.perf_counter() - t_run,
-        "final_train": last_train,
-        "final_eval": last_eval,
-        "elbo": last_train.get("elbo"),
-        "tc_mean": last_eval.get("tc_mean"),
-        "tc_sample": last_eval.get("tc_sample"),
-    }
+
+    def finished(self) -> dict[str, Any]:
+        """The summary of a run that reached its last step."""
+        last_train, last_eval = self.last_train, self.last_eval
+        return {
+            "status": "finished",
+            "steps": self.config.steps,
+            "wall_s": time.perf_counter() - self.t_run,
+            "final_train": last_train,
+            "final_eval": last_eval,
+            "elbo": last_train.get("elbo"),
+            "tc_mean": last_eval.get("tc_mean"),
+            "tc_sample": last_eval.get("tc_sample"),
+        }
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _emit(out: Path, row: dict[str, Any], on_row) -> None:

@@ -98,9 +98,17 @@ def check_members(members: list[TorchTrainer]) -> None:
 class TorchEnsemble:
     """K `TorchTrainer`s of one config (seeds differ) trained as one batched computation."""
 
-    def __init__(self, members: list[TorchTrainer], compile: bool = False):
+    def __init__(
+        self, members: list[TorchTrainer], compile: bool = False, batch_networks: bool | None = None
+    ):
+        """`batch_networks`: run the members' networks in one vmapped call (True) or one member
+        after another (False); None = `default_batch_networks`.  Either way the numbers are the same.
+        """
         check_members(members)
         first = members[0]
+        if batch_networks is None:
+            batch_networks = default_batch_networks(first.config.arch, first.device)
+        self.batch_networks = batch_networks
         self.members = members
         self.config, self.objective = first.config, first.objective
         self.device, self.dtype = first.device, first.dtype
@@ -122,7 +130,12 @@ class TorchEnsemble:
             )
             _import_adam(self.disc_optimizer, self.disc_params, [(m.disc, m.disc_optimizer) for m in members])
         d = 0 if self.disc_pass is not None else None  # no discriminator: its arguments are None
-        self.forward = torch.vmap(self._member_forward, in_dims=(0, d, 0, 0), out_dims=(0, 0, 0, 0, d))
+        if batch_networks:
+            self.forward = torch.vmap(self._member_forward, in_dims=(0, d, 0, 0), out_dims=(0, 0, 0, 0, d))
+            self.encode = torch.vmap(self._member_encode)
+        else:
+            self.forward = _one_by_one(self._member_forward, len(members))
+            self.encode = _one_by_one(self._member_encode, len(members))
         self.loss = torch.vmap(self._member_objective, in_dims=(0, 0, 0, 0, 0, d))
         self.disc_terms = torch.vmap(self._member_disc_terms)
         self.compiled = None if not compile else _try_compile(self)
@@ -191,7 +204,7 @@ class TorchEnsemble:
 
     def _discriminator_step(self, r: dict[str, torch.Tensor], z: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad(), self.members[0].autocast():
-            mu2, logvar2 = torch.vmap(self._member_encode)(self.params, r["x2"])
+            mu2, logvar2 = self.encode(self.params, r["x2"])
             z2 = reparameterise(mu2, logvar2, r["eps2"]).to(self.dtype)  # (K, M, D)
         # Each member permutes with its own generator, after its eps2 draw, as a single run does.
         z_permuted = torch.stack(
@@ -230,6 +243,10 @@ class TorchEnsemble:
             accumulator.add(step, dict(zip(self.names, table[s, k])))
         return accumulator.pop()
 
+    def pop_metrics(self) -> list[dict[str, float]]:
+        """Every member's term means since the last log row (what a benchmark reads)."""
+        return [self.member_metrics(k) for k in range(len(self.members))]
+
     # -- the members' own trainers -----------------------------------------------------------
 
     def export(self, k: int) -> TorchTrainer:
@@ -245,6 +262,37 @@ class TorchEnsemble:
 
     def export_all(self) -> list[TorchTrainer]:
         return [self.export(k) for k in range(len(self.members))]
+
+
+def default_batch_networks(arch: str, device: torch.device) -> bool:
+    """Batched networks everywhere but conv on CPU.
+
+    vmap turns K convolutions into one grouped convolution, which oneDNN runs about 30%
+    slower than K separate ones (benchmarks/run.py, 2-core Xeon); on CPU the conv
+    members' networks therefore run one after another inside the ensemble's step.
+    """
+    return not (arch == "conv" and torch.device(device).type == "cpu")
+
+
+def _one_by_one(member_fn, K: int):
+    """`member_fn` over the member axis like vmap, but as a loop of K calls (outputs stacked).
+
+    Arguments are split with `unbind`, whose backward stacks the K gradients in one go.
+    """
+
+    def split(arg):
+        if arg is None:
+            return [None] * K
+        if isinstance(arg, dict):
+            parts = {name: torch.unbind(value) for name, value in arg.items()}
+            return [{name: part[k] for name, part in parts.items()} for k in range(K)]
+        return torch.unbind(arg)
+
+    def run(*args):
+        outputs = [member_fn(*member_args) for member_args in zip(*(split(a) for a in args))]
+        return tuple(None if parts[0] is None else torch.stack(parts) for parts in zip(*outputs))
+
+    return run
 
 
 class EnsembleMember:

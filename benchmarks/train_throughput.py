@@ -21,21 +21,27 @@ from minirtc import backends
 from minirtc.training.config import TrainConfig
 
 
-def measure(config: TrainConfig, images: np.ndarray, steps: int, warmup: int) -> dict:
+def measure(config: TrainConfig, images: np.ndarray, steps: int, warmup: int, compile: bool = False) -> dict:
     trainer = backends.get(config.backend).make_trainer(config, images, 1)
+    if compile:
+        trainer.compile()
+    seconds = time_steps(trainer, steps, warmup, _synchroniser(config))
+    images_per_step = config.batch_size * (2 if trainer.objective.tc_estimator == "discriminator" else 1)
+    return {"steps_per_s": steps / seconds, "images_per_s": images_per_step * steps / seconds}
+
+
+def time_steps(trainer, steps: int, warmup: int, sync) -> float:
+    """Seconds for `steps` steps after `warmup` untimed ones, with the terms' one host transfer."""
     for _ in range(warmup):
         trainer.step()
     trainer.pop_metrics()
-    sync = _synchroniser(config)
     sync()
     start = time.perf_counter()
     for _ in range(steps):
         trainer.step()
     trainer.pop_metrics()  # includes the one host transfer per log row
     sync()
-    seconds = time.perf_counter() - start
-    images_per_step = config.batch_size * (2 if trainer.objective.tc_estimator == "discriminator" else 1)
-    return {"steps_per_s": steps / seconds, "images_per_s": images_per_step * steps / seconds}
+    return time.perf_counter() - start
 
 
 def _synchroniser(config: TrainConfig):

@@ -140,6 +140,28 @@ def test_a_nan_in_one_member_leaves_the_others_untouched():
         np.testing.assert_allclose(got[name], want[name], rtol=1e-10)
 
 
+@pytest.mark.parametrize("batch_networks", [True, False], ids=["vmapped", "looped"])
+def test_conv_members_match_single_trainers(batch_networks):
+    configs = [dataclasses.replace(TINY, arch="conv", subset=16, batch_size=4, seed=s) for s in (0, 1)]
+    from minirtc.training.ensemble import member_data
+
+    images = [im for _, im in member_data(configs)]
+    members = torch_ensemble.make_members(configs, images, 1)
+    ensemble = torch_ensemble.TorchEnsemble(members, batch_networks=batch_networks)
+    singles = [make_trainer(c, im, 1) for c, im in zip(configs, images)]
+    for _ in range(3):
+        ensemble.step()
+        for single in singles:
+            single.step()
+    for k, single in enumerate(singles):
+        got, want = ensemble.member_metrics(k), single.pop_metrics()
+        for name in want:
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-9, err_msg=name)
+        ensemble.export(k)
+        for a, b in zip(members[k].model.parameters(), single.model.parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
 def test_refuses_members_that_differ_in_more_than_the_seed():
     configs = [TINY, dataclasses.replace(TINY, seed=1, lr=1e-3)]
     from minirtc.training.ensemble import member_data

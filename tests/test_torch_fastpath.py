@@ -118,23 +118,6 @@ def test_channels_last_conv_keeps_the_images_uncopied_and_the_numbers():
 
 @CUDA
 @pytest.mark.cuda
-def test_ensemble_members_match_single_runs_on_cuda():
-    images = _images()
-    configs = [dataclasses.replace(MLP, device="cuda", seed=s) for s in (0, 1, 2)]
-    ensemble = torch_ensemble.TorchEnsemble(torch_ensemble.make_members(configs, [images] * 3, 1))
-    singles = [torch_backend.make_trainer(c, images, 1) for c in configs]
-    for _ in range(5):
-        ensemble.step()
-        for single in singles:
-            single.step()
-    for k, single in enumerate(singles):
-        got, want = ensemble.member_metrics(k), single.pop_metrics()
-        for name in want:
-            np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5, err_msg=name)
-
-
-@CUDA
-@pytest.mark.cuda
 def test_conv_bf16_step_on_cuda_is_finite():
     config = dataclasses.replace(MLP, device="cuda", arch="conv", model="rtc-vae", bf16=True, batch_size=16)
     trainer = torch_backend.make_trainer(config, _images(), 1)

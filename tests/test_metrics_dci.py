@@ -8,9 +8,12 @@ import math
 import numpy as np
 import pytest
 from joblib import parallel_config
+from sklearn.ensemble import GradientBoostingClassifier
 from test_metrics_toydata import FactorImages, duplicated, identity, make_noise, rotated
 
 from minirtc.metrics import completeness, compute_dci, dci, disentanglement
+from minirtc.metrics.checks import sklearn_seed
+from minirtc.metrics.dci import importance_matrix
 
 DCI_SIZES = dict(num_train=300, num_test=150)
 
@@ -67,13 +70,28 @@ def test_noise_is_near_zero_and_uninformative():
 
 def test_same_seed_same_numbers_and_parallel_fits_agree():
     rng = np.random.default_rng(2)
-    y = rng.integers(0, 2, (300, 2))
+    y = rng.integers(0, [2, 5, 3], (300, 3))  # uneven class counts: fits are handed out 5, 3, 2
     codes = y + rng.normal(0, 0.7, y.shape)
     a = dci(y[:200], codes[:200], y[200:], codes[200:], np.random.default_rng(1))
     with parallel_config(backend="threading"):  # same code path as processes, without their start-up
         b = dci(y[:200], codes[:200], y[200:], codes[200:], np.random.default_rng(1), n_jobs=2)
     c = dci(y[:200], codes[:200], y[200:], codes[200:], np.random.default_rng(2))
     assert a == b and a != c
+
+
+def test_column_k_of_R_is_factor_k_whatever_order_the_fits_ran_in():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, [2, 5, 3], (300, 3))
+    codes = np.concatenate([y, rng.normal(size=(300, 2))], axis=1) + rng.normal(0, 0.5, (300, 5))
+    R, train_acc, test_acc = importance_matrix(
+        y[:200], codes[:200], y[200:], codes[200:], np.random.default_rng(4)
+    )
+    seeds = np.random.default_rng(4)
+    for k in range(3):
+        trees = GradientBoostingClassifier(random_state=sklearn_seed(seeds)).fit(codes[:200], y[:200, k])
+        np.testing.assert_array_equal(R[:, k], trees.feature_importances_)
+        assert test_acc[k] == np.mean(trees.predict(codes[200:]) == y[200:, k])
+        assert train_acc[k] == np.mean(trees.predict(codes[:200]) == y[:200, k])
 
 
 def test_mismatched_split_is_an_error():

@@ -70,7 +70,9 @@ def test_every_readme_command_runs(tmp_path):
             argv = [sys.executable, "-m", "minirtc", *argv[1:]]
         elif argv[0] == "python3":
             argv = [sys.executable, *argv[1:]]
-            argv = [str(ROOT / a) if a.startswith(("benchmarks/", "examples/", "tests/")) else a for a in argv]
+            argv = [
+                str(ROOT / a) if a.startswith(("benchmarks/", "examples/", "tests/")) else a for a in argv
+            ]
         done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
         if command in MAY_FAIL and done.returncode != 0:
             assert MAY_FAIL[command] in done.stdout + done.stderr

@@ -264,15 +264,20 @@ def metric_table(data: SweepData) -> list[str]:
     ]
     for name in names:
         lines.append(f"| {name} | " + " | ".join(fmt(stats[c].get(name, (0, 0, 0))) for c in columns) + " |")
-    settings = next((r.metrics.get("settings") for r in data.runs if r.metrics), None)
-    if settings:
+    sizes = next((_metric_sizes(r.metrics) for r in data.runs if r.metrics), None)
+    if sizes:
         lines.append("")
         lines.append(
-            f"Metric sample sizes: num_train = {settings.get('num_train')}, "
-            f"num_eval = {settings.get('num_eval')} (SPEC 6 defaults: 10,000 / 5,000); "
-            "the metric seed is the run's seed."
+            f"Metric sample sizes: num_train = {sizes[0]}, num_eval = {sizes[1]} "
+            "(SPEC 6 defaults: 10,000 / 5,000); the metric seed is the run's seed."
         )
     return lines
+
+
+def _metric_sizes(record: dict[str, Any]) -> tuple[Any, Any]:
+    """num_train, num_eval of a metrics.json (top level; older sweep files kept them under "settings")."""
+    where = record if "num_train" in record else record.get("settings") or {}
+    return where.get("num_train"), where.get("num_eval")
 
 
 def problem_lines(data: SweepData) -> list[str]:

@@ -615,36 +615,30 @@ def train_run(config: TrainConfig, run_dir: Path) -> str | None:
 
 
 def evaluate_run(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
-    """Score a trained run with the metric suite (SPEC 6) and write metrics.json.
+    """Score a trained run with the metric suite (SPEC 6), writing metrics.json.
 
     `settings`: evaluate_representation's `metrics`, `num_train`, `num_eval`.  The
-    metrics' seed is the run's seed.  A failure is recorded (status "failed").
+    metrics' seed is the run's seed.  A failure is recorded (status "failed") and
+    the sweep goes on.
     """
-    from minirtc.metrics import evaluate_representation
-    from minirtc.training.restore import load_run
+    from minirtc.experiments import evaluation
 
     run_dir = Path(run_dir)
-    start, cpu = time.perf_counter(), time.process_time()
     try:
-        run = load_run(run_dir)
-        scores = evaluate_representation(
-            run.dataset,
-            run.encode,
+        record = evaluation.evaluate_run(
+            run_dir,
             metrics=settings.get("metrics", "all"),
-            seed=run.config.seed,
             num_train=settings.get("num_train", 10_000),
-            num_eval=settings.get("num_eval", 5000),
+            num_eval=settings.get("num_eval", 5_000),
             progress=False,
         )
-        record = {"status": "finished", "step": run.step, "scores": scores}
     except Exception as error:  # a metric that fails is recorded, not fatal to the sweep
         record = {
             "status": "failed",
             "error": f"{type(error).__name__}: {error}",
             "traceback": traceback.format_exc(),
         }
-    record.update(settings=settings, wall_s=time.perf_counter() - start, cpu_s=time.process_time() - cpu)
-    records.atomic_write_json(run_dir / METRICS_FILE, record)
+        records.atomic_write_json(run_dir / METRICS_FILE, {**record, "settings": settings})
     return record
 
 

@@ -38,12 +38,17 @@ def importance_matrix(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """R (D, K) of |feature_importances_|, train accuracy (K,), test accuracy (K,)."""
     y, c, y_test, c_test = check_split(train_factors, train_codes, test_factors, test_codes)
-    seeds = [sklearn_seed(check_rng(rng)) for _ in range(y.shape[1])]  # drawn before any parallel work
-    fits = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_trees)(c, y[:, k], c_test, y_test[:, k], seeds[k]) for k in range(y.shape[1])
+    K = y.shape[1]
+    seeds = [sklearn_seed(check_rng(rng)) for _ in range(K)]  # drawn before any parallel work
+    # A fit costs one tree per class per stage: hand out the factors with most
+    # classes first, so that with a few workers the slowest fit does not start last.
+    order = sorted(range(K), key=lambda k: -np.unique(y[:, k]).size)
+    fitted = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_trees)(c, y[:, k], c_test, y_test[:, k], seeds[k]) for k in order
     )
-    R = np.stack([f[0] for f in fits], axis=1)  # (D, K)
-    return R, np.array([f[1] for f in fits]), np.array([f[2] for f in fits])
+    fits = dict(zip(order, fitted))
+    R = np.stack([fits[k][0] for k in range(K)], axis=1)  # (D, K)
+    return R, np.array([fits[k][1] for k in range(K)]), np.array([fits[k][2] for k in range(K)])
 
 
 def disentanglement(R: np.ndarray) -> float:

@@ -249,6 +249,10 @@ def overhead_case(
     from minirtc.backends.torch_backend import make_trainer
 
     trainer = make_trainer(config, images, 1)
+    # Adam is timed on a trainer of its own: hundreds of steps on one fixed gradient
+    # would drive the timed trainer's weights to overflow (a NaN at step ~90 here).
+    adam_only = make_trainer(config, images, 1)
+    bare_pass(adam_only, fixed_inputs(adam_only))
     if compile:
         trainer.compile()
     inputs = fixed_inputs(trainer)
@@ -257,7 +261,7 @@ def overhead_case(
         "step": trainer.step,
         "bare": lambda: bare_pass(trainer, inputs),
         "networks": lambda: bare_pass(trainer, inputs, objective=False),
-        "adam": lambda: adam_steps(trainer),
+        "adam": lambda: adam_steps(adam_only),
     }
     for fn in parts.values():  # warm-up, and gradients for Adam to use
         fn()

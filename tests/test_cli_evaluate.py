@@ -47,7 +47,8 @@ def test_writes_metrics_json_and_prints_every_score(run_dir):
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["status"] == "finished" and record["step"] == TINY["steps"]
     assert (record["seed"], record["num_train"], record["num_eval"]) == (TINY["seed"], 200, 100)
-    assert set(record["scores"]) == {"mig", "unsupervised"}
+    assert set(record["scores"]) == set(record["metric_wall_s"]) == {"mig", "unsupervised"}
+    assert record["wall_s"] >= sum(record["metric_wall_s"].values()) > 0
     assert record["dataset"]["name"] == "gaussian"
     for metric, scores in record["scores"].items():
         for name in scores:

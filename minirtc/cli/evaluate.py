@@ -74,6 +74,7 @@ def evaluate_command(run_dir, metrics, seed, num_train, num_eval, num_elbo, n_jo
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(format_table(record["scores"]))
+    click.echo("seconds: " + ", ".join(f"{m} {t:.1f}" for m, t in record["metric_wall_s"].items()))
     click.echo(f"wrote {run_dir}/metrics.json")
 
 

@@ -4,7 +4,8 @@ The one place that joins a run directory (training) with the metrics and the one
 writer of `metrics.json`; the `minirtc evaluate` command and the sweeps call it.
 
 metrics.json: {"status": "finished", "step", "seed", "num_train", "num_eval",
-"num_elbo", "dataset", "scores": {metric: {score: value}}, "wall_s", "cpu_s"};
+"num_elbo", "dataset", "scores": {metric: {score: value}}, "metric_wall_s": {metric:
+seconds}, "wall_s", "cpu_s"};
 a sweep records a metric failure as {"status": "failed", "error", "traceback"}.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from minirtc.metrics import evaluate_representation
+from minirtc.metrics.suite import resolve_metrics
 from minirtc.training.records import atomic_write_json
 from minirtc.training.restore import load_run
 
@@ -43,17 +45,21 @@ def evaluate_run(
     start, cpu = time.perf_counter(), time.process_time()
     run = load_run(run_dir, device=device)
     seed = run.config.seed if seed is None else seed
-    scores = evaluate_representation(
-        run.dataset,
-        run.encode,
-        metrics=metrics,
-        seed=seed,
-        num_train=num_train,
-        num_eval=num_eval,
-        num_elbo=num_elbo,
-        progress=progress,
-        n_jobs=n_jobs,
-    )
+    scores, timings = {}, {}
+    for name in resolve_metrics(metrics):  # one at a time to time each; a metric's rng is its own
+        clock = time.perf_counter()
+        scores[name] = evaluate_representation(
+            run.dataset,
+            run.encode,
+            metrics=[name],
+            seed=seed,
+            num_train=num_train,
+            num_eval=num_eval,
+            num_elbo=num_elbo,
+            progress=progress,
+            n_jobs=n_jobs,
+        )[name]
+        timings[name] = time.perf_counter() - clock
     record = {
         "status": "finished",
         "step": run.step,
@@ -63,6 +69,7 @@ def evaluate_run(
         "num_elbo": num_elbo,
         "dataset": run.dataset.describe(),
         "scores": scores,
+        "metric_wall_s": timings,
         "wall_s": time.perf_counter() - start,
         "cpu_s": time.process_time() - cpu,
     }

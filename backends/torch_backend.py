@@ -184,12 +184,10 @@ class TorchTrainer:
         self.model.to(self.device, self.dtype)
         if config.arch == "conv":
             self.model.to(memory_format=torch.channels_last)  # conv weights only; values unchanged
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.adam_betas)
+        self.optimizer = make_adam(self.model.parameters(), config.lr, config.adam_betas)
         if self.disc is not None:
             self.disc.to(self.device, self.dtype)
-            self.disc_optimizer = torch.optim.Adam(
-                self.disc.parameters(), lr=config.disc_lr, betas=config.disc_betas
-            )
+            self.disc_optimizer = make_adam(self.disc.parameters(), config.disc_lr, config.disc_betas)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(config.seed + 1)
         self.order = torch.randperm(self.dataset_size, generator=self.generator, device=self.device)
@@ -354,6 +352,19 @@ class TorchTrainer:
         if self.disc is not None:
             self.disc.load_state_dict(state["disc"])
             self.disc_optimizer.load_state_dict(state["disc_optimizer"])
+
+
+def make_adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+    """torch.optim.Adam as one fused kernel where this torch has it (CPU or CUDA, torch >= 2.4).
+
+    Same update rule; on CPU it measured 1.1 ms instead of 5.0 ms per step for the
+    classroom MLP VAE with its discriminator (benchmarks/run.py's overhead section).
+    """
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # an older torch, or a dtype/device it cannot fuse
+        return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
 def compile_fallback_message(what: str, error: Exception) -> str:

@@ -34,6 +34,7 @@ from minirtc.backends.numpy_ops import NumpyOps
 from minirtc.backends.torch_backend import (
     TorchTrainer,
     compile_fallback_message,
+    make_adam,
     make_trainer,
     reparameterise,
 )
@@ -117,16 +118,14 @@ class TorchEnsemble:
         self.vae_pass = _VAEPass(copy.deepcopy(first.model).to("meta"), self.dtype)
         self.encode_pass = _Encode(self.vae_pass.vae)
         self.params = _stack([m.model for m in members])  # name -> (K, ...)
-        self.optimizer = torch.optim.Adam(
-            self.params.values(), lr=self.config.lr, betas=self.config.adam_betas
-        )
+        self.optimizer = make_adam(self.params.values(), self.config.lr, self.config.adam_betas)
         _import_adam(self.optimizer, self.params, [(m.model, m.optimizer) for m in members])
         self.disc_pass = None
         if first.disc is not None:
             self.disc_pass = copy.deepcopy(first.disc).to("meta")
             self.disc_params = _stack([m.disc for m in members])
-            self.disc_optimizer = torch.optim.Adam(
-                self.disc_params.values(), lr=self.config.disc_lr, betas=self.config.disc_betas
+            self.disc_optimizer = make_adam(
+                self.disc_params.values(), self.config.disc_lr, self.config.disc_betas
             )
             _import_adam(self.disc_optimizer, self.disc_params, [(m.disc, m.disc_optimizer) for m in members])
         d = 0 if self.disc_pass is not None else None  # no discriminator: its arguments are None

@@ -93,6 +93,27 @@ def test_adam_written_out_matches_torch_adam():
     np.testing.assert_allclose(params["w"], pt.detach().numpy(), rtol=1e-6, atol=1e-7)
 
 
+def test_the_trainers_fused_adam_is_torch_adam():
+    """make_adam (one fused kernel where torch has it) takes the same steps as plain torch Adam."""
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((7, 3))
+    fused, plain = (
+        torch.nn.Parameter(torch.from_numpy(w0.copy())),
+        torch.nn.Parameter(torch.from_numpy(w0.copy())),
+    )
+    opt_fused = tb.make_adam([fused], 1e-2, (0.9, 0.999))
+    opt_plain = torch.optim.Adam([plain], lr=1e-2, betas=(0.9, 0.999))
+    for _ in range(5):
+        g = torch.from_numpy(rng.standard_normal((7, 3)))
+        fused.grad, plain.grad = g.clone(), g.clone()
+        opt_fused.step()
+        opt_plain.step()
+    if tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4):  # fused CPU Adam since 2.4
+        assert opt_fused.param_groups[0]["fused"]
+    np.testing.assert_allclose(fused.detach().numpy(), plain.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert not np.allclose(fused.detach().numpy(), w0)
+
+
 def test_conv_arch_shapes_and_gradient_flow():
     model = tb.VAE("conv", (64, 64, 3), (), 10)
     x = torch.rand(4, 3, 64, 64)

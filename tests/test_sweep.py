@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from minirtc.experiments.sweep import (
     PROFILES,
     RunSpec,
     SweepError,
+    SweepResult,
     SweepSpec,
     make_spec,
     open_sweep,
@@ -108,7 +110,10 @@ def test_each_model_gets_its_own_weight_field():
     assert (factor.gamma, factor.beta, factor.eta) == (4.0, None, None)
     assert (rtc.beta, rtc.gamma, rtc.eta) == (4.0, None, 10.0)
     assert factor.seed == rtc.seed == 3 and factor.dataset == "dsprites-procedural"
-    assert factor.extra["sweep"] == {"beta": 4.0, "weight_field": "gamma", "run": "factor-vae_beta4_seed3"}
+    assert factor.extra["sweep"] == {"beta": 4.0, "weight_field": "gamma"}
+    # Only the seed differs within a (model, beta) cell, so its seeds can train as one ensemble.
+    other_seed = spec.config(RunSpec("factor-vae", 4.0, 5))
+    assert dataclasses.replace(other_seed, seed=3) == factor
     assert rtc.extra["sweep"]["weight_field"] == "beta"
     assert run_name("rtc-vae", 2.5, 0) == "rtc-vae_beta2.5_seed0"
 
@@ -242,11 +247,22 @@ def test_killed_sweep_resumes_to_the_uninterrupted_results(tmp_path):
     reference = tmp_path / "reference"
     run_sweep(reference, spec, jobs=2, echo=quiet)  # uninterrupted, in 2 spawned processes
 
+    killed, result = kill_and_resume(tmp_path, spec)
+    assert len(result.states) == len(spec.runs())
+    assert results(killed, spec) == results(reference, spec)
+
+
+def kill_and_resume(tmp_path: Path, spec: SweepSpec, script: str = KILLED_SWEEP) -> tuple[Path, SweepResult]:
+    """Start `spec` in a process running `script`, kill it mid-way (SIGKILL), resume it here.
+
+    Asserts that the runs finished before the kill are neither trained nor rewritten
+    again and that every run ends finished and evaluated.
+    """
     killed = tmp_path / "killed"
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec.to_dict()))
     process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_SWEEP, str(killed), str(spec_file)],
+        [sys.executable, "-c", script, str(killed), str(spec_file)],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -262,23 +278,43 @@ def test_killed_sweep_resumes_to_the_uninterrupted_results(tmp_path):
 
     result = run_sweep(killed, None, echo=quiet)
     trained = {o["run"] for o in result.outcomes if o["trained"]}
-    assert not trained & set(done_before), "a finished run was trained again"
+    assert trained and not trained & set(done_before), "a finished run was trained again"
     for name, times in done_before.items():
         assert file_times(killed / name) == times, f"{name} was rewritten"
     assert all(s.state == "finished" and s.evaluated == "finished" for s in result.states)
-    assert len(result.states) == len(spec.runs())
-    assert results(killed, spec) == results(reference, spec)
+    return killed, result
 
 
-def test_ray_executor_runs_the_grid(tmp_path):
+@pytest.fixture(scope="module")
+def ray_session():
+    """One local Ray for the executor tests (starting one takes seconds)."""
     ray = pytest.importorskip("ray", reason="the ray executor needs Ray: pip install 'minirtc[ray]'")
-    spec = tiny_spec(seeds=(0,), steps=20)  # two runs, one per model
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        result = run_sweep(tmp_path / "sweep", spec, executor="ray", echo=quiet)
-    finally:
-        ray.shutdown()
+    yield
+    ray.shutdown()
+
+
+def test_ray_executor_runs_the_grid(tmp_path, ray_session):
+    spec = tiny_spec(seeds=(0,), steps=20)  # two runs, one per model
+    result = run_sweep(tmp_path / "sweep", spec, executor="ray", echo=quiet)
     assert sorted(o["run"] for o in result.outcomes) == sorted(r.name for r in spec.runs())
     assert all(s.state == "finished" and s.evaluated == "finished" for s in result.states)
     run_sweep(tmp_path / "local", spec, echo=quiet)
     assert results(tmp_path / "sweep", spec) == results(tmp_path / "local", spec)  # same numbers as local
+
+
+@pytest.mark.torch
+def test_ray_executor_runs_a_group_of_seeds_as_one_task(tmp_path, ray_session):
+    pytest.importorskip("torch")
+    from test_sweep_groups import assert_close_results
+
+    spec = tiny_spec(seeds=(0, 1), steps=20, backend="torch", dtype="float64", device="cpu")
+    spec = dataclasses.replace(spec, models=("rtc-vae",))
+    grouped = dataclasses.replace(spec, group_seeds=True)
+    result = run_sweep(tmp_path / "ray", grouped, executor="ray", echo=quiet)
+    assert sorted((o["run"], o["group"]) for o in result.outcomes) == [
+        ("rtc-vae_beta2_seed0", 2),
+        ("rtc-vae_beta2_seed1", 2),
+    ]  # both seeds trained in one call: one Ray task
+    run_sweep(tmp_path / "separate", spec, echo=quiet)
+    assert_close_results(results(tmp_path / "ray", spec), results(tmp_path / "separate", spec))

@@ -73,6 +73,13 @@ def _parsed(parser):
 )
 @click.option("--ray-address", help="Ray cluster to join (else $RAY_ADDRESS, else a local Ray).")
 @click.option(
+    "--group-seeds/--no-group-seeds",
+    default=None,
+    help="torch backend: train the seeds of each model and beta as one batched ensemble, one task "
+    "(one GPU) per group; results equal separate runs to float tolerance.  "
+    "[default: off, or the saved sweep's]",
+)
+@click.option(
     "--retry-failed", is_flag=True, help="Also retry runs that failed (from their last checkpoint)."
 )
 @click.option(
@@ -96,6 +103,7 @@ def sweep_command(
     executor,
     jobs,
     ray_address,
+    group_seeds,
     retry_failed,
     out,
     dry_run,
@@ -115,16 +123,28 @@ def sweep_command(
     """
     import json
 
-    from minirtc.experiments.sweep import SweepError, plan_sweep, read_spec, run_sweep
+    from minirtc.experiments.sweep import SweepError, describe_plan, plan_sweep, read_spec, run_sweep
 
     try:
         out, requested = plan_sweep(
-            out, dataset, profile, models, betas, seeds, steps, quick, data_dir, evaluate=not no_eval
+            out,
+            dataset,
+            profile,
+            models,
+            betas,
+            seeds,
+            steps,
+            quick,
+            data_dir,
+            evaluate=not no_eval,
+            metrics=metrics,
+            group_seeds=group_seeds,
         )
         if dry_run:
             spec = requested or read_spec(out)
             click.echo(json.dumps(spec.to_dict(), indent=2))
-            click.echo(f"{len(spec.runs())} runs in {out}")
+            click.echo("\n".join(describe_plan(spec)))
+            click.echo(f"sweep directory: {out}")
             return
         result = run_sweep(
             out,

@@ -17,8 +17,17 @@ for factor-vae, `beta` for rtc-vae and beta-tcvae (and beta-vae's KL weight).  E
 run's config.json records both the sweep's beta and the field it went into.
 
 Executors: "local" runs the grid in this process (jobs=1) or in a pool of `jobs`
-spawned processes; "ray" submits every run as a Ray task with one GPU where the
+spawned processes; "ray" submits every task as a Ray task with one GPU where the
 cluster has GPUs (pip install 'minirtc[ray]').
+
+Grouped seeds (`group_seeds`, torch only): a task is then one (model, beta) cell, whose
+pending seeds train together as one batched ensemble (`minirtc.training.ensemble.
+train_seeds`) into the same run directories a task per run would write; each member
+is then evaluated as a separate run.  The members match separate runs to float
+tolerance, not bit for bit (the batched kernels round differently).  A cell's finished
+runs are not trained again; partial members resume from their own checkpoints (the
+ones furthest behind first train alone until they are level); a member that hits a
+NaN is recorded as failed and the others go on.
 """
 
 from __future__ import annotations
@@ -171,10 +180,15 @@ class SweepSpec:
     per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None  # None: no metric evaluation
     quick: bool = False  # a smoke-test scale, not a result
+    group_seeds: bool = False  # torch: one task per (model, beta) trains its seeds as one ensemble
 
     def runs(self) -> list[RunSpec]:
         """The grid in a fixed order: seed-major, so early results cover every model and beta."""
         return [RunSpec(m, b, s) for s in self.seeds for b in self.betas for m in self.models]
+
+    def cells(self) -> list[list[RunSpec]]:
+        """The runs grouped by (model, beta), seeds in increasing order, cells in grid order."""
+        return [[RunSpec(m, b, s) for s in sorted(self.seeds)] for b in self.betas for m in self.models]
 
     def run(self, name: str) -> RunSpec:
         for spec in self.runs():
@@ -183,7 +197,11 @@ class SweepSpec:
         raise KeyError(f"no run named {name!r} in this sweep")
 
     def config(self, run: RunSpec) -> TrainConfig:
-        """The run's full training config: shared settings, the model's own, its weight, its seed."""
+        """The run's full training config: shared settings, the model's own, its weight, its seed.
+
+        Only the seed differs between the runs of one (model, beta) cell, so a cell's
+        runs can train as one ensemble (the run's name follows from model, weight, seed).
+        """
         weight_field = WEIGHT_FIELD[run.model]
         values = {
             **self.train,
@@ -192,12 +210,15 @@ class SweepSpec:
             "model": run.model,
             "seed": run.seed,
             weight_field: float(run.beta),
-            "extra": {"sweep": {"beta": float(run.beta), "weight_field": weight_field, "run": run.name}},
+            "extra": {"sweep": {"beta": float(run.beta), "weight_field": weight_field}},
         }
         return TrainConfig.from_dict(values)
 
     def settings(self) -> dict[str, Any]:
-        """The part that must not change when a sweep is resumed or extended (JSON-normalised)."""
+        """The part that must not change when a sweep is resumed or extended (JSON-normalised).
+
+        `group_seeds` is not part of it: grouped and separate runs agree to float tolerance.
+        """
         fields = ("profile", "dataset", "train", "per_model", "metrics", "quick")
         return _json_normal({name: getattr(self, name) for name in fields})
 
@@ -287,13 +308,15 @@ def make_spec(
     evaluate: bool = True,
     train_overrides: dict[str, Any] | None = None,
     metrics_overrides: dict[str, Any] | None = None,
+    group_seeds: bool = False,
 ) -> SweepSpec:
     """A new sweep: the profile's defaults, overridden by what is given.
 
     `quick` shrinks the profile for a smoke test of the whole pipeline (a tenth of the
     steps, at least 100; a 5,000-item subset; a tenth of the metric samples).
     `train_overrides` (TrainConfig fields) and `metrics_overrides` (evaluate_representation
-    settings) are applied last, e.g. for tiny test sweeps.
+    settings) are applied last, e.g. for tiny test sweeps.  `group_seeds`: train each
+    (model, beta) cell's seeds as one torch ensemble (SweepError with the NumPy backend).
     """
     if profile not in PROFILES:
         raise SweepError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -325,6 +348,7 @@ def make_spec(
         per_model=_json_normal(base.per_model),
         metrics=_json_normal(metrics),
         quick=quick,
+        group_seeds=group_seeds,
     )
     check_spec(spec)
     return spec
@@ -353,9 +377,15 @@ def check_spec(spec: SweepSpec) -> None:
         )
     for model in spec.models:
         try:
-            spec.config(RunSpec(model, spec.betas[0], spec.seeds[0])).checked()
+            config = spec.config(RunSpec(model, spec.betas[0], spec.seeds[0])).checked()
         except ValueError as error:
             raise SweepError(f"invalid settings for {model}: {error}") from error
+        if spec.group_seeds and config.backend != "torch":
+            raise SweepError(
+                f"--group-seeds trains a cell's seeds as one torch ensemble, but this sweep trains with "
+                f"the {config.backend} backend (its seeds could only run one after another, as separate "
+                "runs already do); leave --group-seeds out or use a torch profile such as paper"
+            )
 
 
 def plan_sweep(
@@ -370,29 +400,32 @@ def plan_sweep(
     data_dir: str | None = None,
     evaluate: bool = True,
     metrics: str | list[str] | None = None,
+    group_seeds: bool | None = None,
 ) -> tuple[Path, SweepSpec | None]:
     """The sweep directory and the spec a `minirtc sweep` command asks for (None: resume as saved).
 
     Without `dataset`, `out` must hold a saved sweep and nothing else may be given.  With
-    it, the profile defaults to the saved sweep's (else "laptop") and `out` to
-    sweeps/<profile>-<dataset>[-quick].
+    it, the profile and `group_seeds` default to the saved sweep's (else "laptop" and
+    False) and `out` to sweeps/<profile>-<dataset>[-quick].
     """
     saved_dir = out is not None and (Path(out) / SWEEP_FILE).exists()
     if dataset is None:
         if not saved_dir:
             raise SweepError("--dataset is needed to start a sweep (or --out DIR to resume the sweep in DIR)")
         if (
-            any(v is not None for v in (models, betas, seeds, profile, steps, data_dir))
+            any(v is not None for v in (models, betas, seeds, profile, steps, data_dir, metrics, group_seeds))
             or quick
             or not evaluate
         ):
             raise SweepError("to change or extend a saved sweep, give --dataset as well")
         return Path(out), None
-    if profile is None:
-        profile = read_spec(out).profile if saved_dir else "laptop"
+    saved = read_spec(out) if saved_dir else None
+    profile = profile or (saved.profile if saved else "laptop")
+    if group_seeds is None:
+        group_seeds = saved.group_seeds if saved else False
     overrides = {"metrics": metrics} if metrics is not None else None
     spec = make_spec(
-        profile, dataset, models, betas, seeds, steps, quick, data_dir, evaluate, None, overrides
+        profile, dataset, models, betas, seeds, steps, quick, data_dir, evaluate, None, overrides, group_seeds
     )
     return Path(out or f"sweeps/{profile}-{dataset}{'-quick' if quick else ''}"), spec
 
@@ -418,7 +451,10 @@ def read_spec(sweep_dir: str | Path) -> SweepSpec:
 
 
 def merge_spec(saved: SweepSpec, requested: SweepSpec) -> SweepSpec:
-    """The saved sweep extended by the requested grid; SweepError if any shared setting differs."""
+    """The saved sweep extended by the requested grid, run as requested (`group_seeds`).
+
+    SweepError if any shared setting differs.
+    """
     old, new = saved.settings(), requested.settings()
     changed = sorted(k for k in old if old[k] != new[k])
     if "train" in changed:
@@ -436,6 +472,7 @@ def merge_spec(saved: SweepSpec, requested: SweepSpec) -> SweepSpec:
     union = lambda a, b: tuple(dict.fromkeys((*a, *b)))
     return dataclasses.replace(
         saved,
+        group_seeds=requested.group_seeds,  # how to run is the latest command's choice
         models=union(saved.models, requested.models),
         betas=tuple(sorted(set(saved.betas) | set(requested.betas))),
         seeds=tuple(sorted(set(saved.seeds) | set(requested.seeds))),
@@ -515,7 +552,7 @@ def count_states(states: list[RunState]) -> dict[str, int]:
     return counts
 
 
-# -- one run: train, then evaluate --------------------------------------------------------
+# -- one run, or one cell of seeds: train, then evaluate ---------------------------------------
 
 
 @dataclass(frozen=True)
@@ -527,6 +564,27 @@ class RunTask:
     run: str  # run name
     retry_failed: bool = False
     threads: int | None = None  # BLAS / torch threads in the worker; None leaves them alone
+
+
+@dataclass(frozen=True)
+class GroupTask:
+    """What a worker needs to bring the runs of one (model, beta) cell to completion as one ensemble."""
+
+    sweep_dir: str
+    spec: dict[str, Any]  # SweepSpec.to_dict()
+    runs: tuple[str, ...]  # run names of one cell that need work, seeds in increasing order
+    retry_failed: bool = False
+    threads: int | None = None  # torch threads in the worker; None leaves them alone
+
+
+def task_runs(task: RunTask | GroupTask) -> tuple[str, ...]:
+    """The names of the runs a task works on."""
+    return task.runs if isinstance(task, GroupTask) else (task.run,)
+
+
+def execute_task(task: RunTask | GroupTask) -> list[dict[str, Any]]:
+    """Run one task of either kind; one outcome per run (see `execute_run`)."""
+    return execute_group(task) if isinstance(task, GroupTask) else [execute_run(task)]
 
 
 @contextlib.contextmanager
@@ -547,6 +605,15 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def run_locks(run_dirs: list[Path]) -> Iterator[None]:
+    """Hold `run_lock` on every directory, taken in sorted order so two groups never deadlock."""
+    with contextlib.ExitStack() as stack:
+        for run_dir in sorted(run_dirs):
+            stack.enter_context(run_lock(run_dir))
+        yield
+
+
 def execute_run(task: RunTask) -> dict[str, Any]:
     """Train (or resume) one run, then evaluate it; returns its outcome, never raises for the run's faults.
 
@@ -556,21 +623,72 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     spec = SweepSpec.from_dict(task.spec)
     run = spec.run(task.run)
     run_dir = Path(task.sweep_dir) / run.name
-    clock = (time.perf_counter(), time.process_time())
+    clock = _clock()
     with _thread_limits(task.threads, torch_backend=spec.train.get("backend") == "torch"), run_lock(run_dir):
         before = run_state(run, run_dir)
-        if before.state == "failed" and not task.retry_failed:
-            return _outcome(run, "skipped-failed", False, before.evaluated, before.error, clock)
-        trained = before.state != "finished"
-        if trained:
-            error = train_run(spec.config(run), run_dir)
-            if error is not None:
-                return _outcome(run, "failed", True, before.evaluated, error, clock)
-        evaluated = before.evaluated
-        retry_metrics = evaluated == "failed" and task.retry_failed
-        if spec.metrics is not None and (evaluated is None or trained or retry_metrics):
-            evaluated = evaluate_run(run_dir, spec.metrics)["status"]
-        return _outcome(run, "finished", trained, evaluated, None, clock)
+        trained = _needs_training(before, task.retry_failed)
+        error = train_run(spec.config(run), run_dir) if trained else None
+        return _finish(spec, before, trained, error, task.retry_failed, clock)
+
+
+def execute_group(task: GroupTask) -> list[dict[str, Any]]:
+    """Train the cell's unfinished runs as one ensemble, then evaluate each; one outcome per run.
+
+    Holds every run's lock throughout.  Finished runs are not trained again, failed ones
+    only with `retry_failed`.  Outcomes as `execute_run`'s, plus `group` (how many runs
+    trained together); a trained run's wall_s and cpu_s hold its share (1/group) of the
+    ensemble's training time plus its own evaluation.
+    """
+    spec = SweepSpec.from_dict(task.spec)
+    runs = [spec.run(name) for name in task.runs]
+    run_dirs = [Path(task.sweep_dir) / run.name for run in runs]
+    with _thread_limits(task.threads, torch_backend=True), run_locks(run_dirs):
+        before = [run_state(run, run_dir) for run, run_dir in zip(runs, run_dirs)]
+        to_train = [state for state in before if _needs_training(state, task.retry_failed)]
+        clock = _clock()
+        errors = train_group(spec, [s.run for s in to_train], [s.path for s in to_train]) if to_train else {}
+        wall_s, cpu_s = _elapsed(clock)
+        outcomes = []
+        for state in before:
+            trained = state.run.name in errors
+            share = (wall_s / len(to_train), cpu_s / len(to_train)) if trained else (0.0, 0.0)
+            clock = _clock(minus=share)
+            outcome = _finish(spec, state, trained, errors.get(state.run.name), task.retry_failed, clock)
+            outcomes.append({**outcome, "group": len(to_train) if trained else None})
+        return outcomes
+
+
+def _needs_training(state: RunState, retry_failed: bool) -> bool:
+    return state.state in ("pending", "partial") or (state.state == "failed" and retry_failed)
+
+
+def _finish(
+    spec: SweepSpec,
+    before: RunState,
+    trained: bool,
+    error: str | None,
+    retry_failed: bool,
+    clock: tuple[float, float],
+) -> dict[str, Any]:
+    """After training (or not): evaluate the run where it needs it; its outcome."""
+    if before.state == "failed" and not trained:
+        return _outcome(before.run, "skipped-failed", False, before.evaluated, before.error, clock)
+    if error is not None:
+        return _outcome(before.run, "failed", True, before.evaluated, error, clock)
+    evaluated = before.evaluated
+    retry_metrics = evaluated == "failed" and retry_failed
+    if spec.metrics is not None and (evaluated is None or trained or retry_metrics):
+        evaluated = evaluate_run(before.path, spec.metrics)["status"]
+    return _outcome(before.run, "finished", trained, evaluated, None, clock)
+
+
+def _clock(minus: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+    """(wall, CPU) start times, set back by `minus` seconds (to charge time spent before)."""
+    return time.perf_counter() - minus[0], time.process_time() - minus[1]
+
+
+def _elapsed(clock: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - clock[0], time.process_time() - clock[1]
 
 
 def _outcome(
@@ -581,14 +699,15 @@ def _outcome(
     error: str | None,
     clock: tuple[float, float],
 ) -> dict[str, Any]:
+    wall_s, cpu_s = _elapsed(clock)
     return {
         "run": run.name,
         "state": state,
         "trained": trained,
         "evaluated": evaluated,
         "error": error,
-        "wall_s": time.perf_counter() - clock[0],
-        "cpu_s": time.process_time() - clock[1],  # this process's CPU time: the cost on an idle machine
+        "wall_s": wall_s,
+        "cpu_s": cpu_s,  # this process's CPU time: the cost on an idle machine
     }
 
 
@@ -606,12 +725,45 @@ def train_run(config: TrainConfig, run_dir: Path) -> str | None:
         return str(error)
     except Exception as error:  # record every fault of one run; the sweep goes on
         message = f"{type(error).__name__}: {error}"
-        records.atomic_write_json(
-            run_dir / records.SUMMARY,
-            {"status": "failed", "error": message, "traceback": traceback.format_exc()},
-        )
+        _record_failure(run_dir, message)
         return message
     return None
+
+
+def train_group(spec: SweepSpec, runs: list[RunSpec], run_dirs: list[Path]) -> dict[str, str | None]:
+    """Train the runs of one (model, beta) cell as one ensemble, each resuming from its checkpoint.
+
+    Returns {run name: error text or None}.  A member's NaN is recorded by the ensemble
+    (the others go on); any other exception stops the group and is recorded in every
+    member not yet finished, as `train_run` records it for one run.
+    """
+    from minirtc.training.ensemble import train_seeds
+
+    cells = sorted({(run.model, run.beta) for run in runs})
+    if len(cells) != 1:
+        raise SweepError(f"a group trains the seeds of one (model, beta), got {cells}")
+    seeds = tuple(run.seed for run in runs)
+    try:  # the cell's configs differ only in the seed (SweepSpec.config), as train_seeds needs
+        summaries = train_seeds(spec.config(runs[0]), seeds, run_dirs, resume=True, progress=False)
+    except Exception as error:  # record every fault of the group; the sweep goes on
+        message = f"{type(error).__name__}: {error}"
+        errors = {}
+        for run, run_dir in zip(runs, run_dirs):
+            if run_state(run, run_dir).state != "finished":
+                _record_failure(run_dir, message)
+                errors[run.name] = message
+            else:
+                errors[run.name] = None
+        return errors
+    return {run.name: s.get("error") if s["status"] == "failed" else None for run, s in zip(runs, summaries)}
+
+
+def _record_failure(run_dir: Path, message: str) -> None:
+    """summary.json of a run stopped by an exception: status failed, the error, the traceback."""
+    records.atomic_write_json(
+        run_dir / records.SUMMARY,
+        {"status": "failed", "error": message, "traceback": traceback.format_exc()},
+    )
 
 
 def evaluate_run(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
@@ -672,7 +824,7 @@ class SweepResult:
     """What one `run_sweep` call did."""
 
     spec: SweepSpec
-    outcomes: list[dict[str, Any]]  # one per task submitted, in completion order
+    outcomes: list[dict[str, Any]]  # one per run submitted, in completion order
     states: list[RunState]  # every run's state at the end
     interrupted: list[str]  # runs whose worker died (rerun the sweep to resume them)
     wall_s: float
@@ -702,11 +854,10 @@ def run_sweep(
     before = sweep_states(sweep_dir, spec)
     counts = count_states(before)
     echo(f"sweep {sweep_dir}: {len(before)} runs ({_format_counts(counts)})")
-    tasks = [
-        RunTask(str(sweep_dir), spec.to_dict(), state.run.name, retry_failed)
-        for state in before
-        if _needs_work(state, spec, retry_failed)
-    ]
+    tasks = plan_tasks(sweep_dir, spec, before, retry_failed)
+    total = sum(len(task_runs(task)) for task in tasks)
+    if spec.group_seeds:
+        echo(f"  {total} runs to work on in {len(tasks)} groups of seeds (one task per model and beta)")
     for state in before:
         if state.state == "failed" and not retry_failed:
             echo(f"  not retried (failed; --retry-failed to retry): {state.run.name}: {state.error}")
@@ -714,7 +865,7 @@ def run_sweep(
 
     def on_done(outcome: dict[str, Any]) -> None:
         done.append(outcome)
-        echo(f"[{len(done)}/{len(tasks)}] {_format_outcome(outcome)}")
+        echo(f"[{len(done)}/{total}] {_format_outcome(outcome)}")
 
     if executor == "ray":
         interrupted = execute_ray(tasks, on_done, ray_address)
@@ -726,6 +877,28 @@ def run_sweep(
     for name in interrupted:
         echo(f"  interrupted (worker died; rerun the sweep to resume): {name}")
     return result
+
+
+def plan_tasks(
+    sweep_dir: str | Path, spec: SweepSpec, states: list[RunState], retry_failed: bool = False
+) -> list[RunTask | GroupTask]:
+    """The tasks that bring the runs needing work to completion: one per run, or one per
+    (model, beta) cell with spec.group_seeds (only its runs needing work; finished runs stay out)."""
+    needs = {state.run.name for state in states if _needs_work(state, spec, retry_failed)}
+    sweep_dir, saved = str(sweep_dir), spec.to_dict()
+    if not spec.group_seeds:
+        return [RunTask(sweep_dir, saved, s.run.name, retry_failed) for s in states if s.run.name in needs]
+    groups = [tuple(run.name for run in cell if run.name in needs) for cell in spec.cells()]
+    return [GroupTask(sweep_dir, saved, names, retry_failed) for names in groups if names]
+
+
+def describe_plan(spec: SweepSpec) -> list[str]:
+    """Lines for --dry-run: how the grid's runs are split into tasks."""
+    if not spec.group_seeds:
+        return [f"{len(spec.runs())} runs, one task each"]
+    seeds = ",".join(str(s) for s in sorted(spec.seeds))
+    lines = [f"{len(spec.runs())} runs in {len(spec.cells())} groups, each trained as one torch ensemble:"]
+    return lines + [f"  {cell[0].model} beta {cell[0].beta:g}: seeds {seeds}" for cell in spec.cells()]
 
 
 def _needs_work(state: RunState, spec: SweepSpec, retry_failed: bool) -> bool:
@@ -745,6 +918,8 @@ def _format_outcome(outcome: dict[str, Any]) -> str:
     text = f"{outcome['state']:<8} {outcome['run']}  ({outcome['wall_s']:.0f} s"
     text += f", {outcome['cpu_s']:.0f} s CPU" if "cpu_s" in outcome else ""
     text += ", trained" if outcome.get("trained") else ", already trained"
+    if outcome.get("group"):
+        text += f" with {outcome['group']} seeds at once"
     if outcome.get("evaluated"):
         text += f", metrics {outcome['evaluated']}"
     text += ")"
@@ -753,14 +928,17 @@ def _format_outcome(outcome: dict[str, Any]) -> str:
     return text
 
 
-def execute_local(tasks: list[RunTask], jobs: int, on_done: Callable[[dict[str, Any]], None]) -> list[str]:
+def execute_local(
+    tasks: list[RunTask | GroupTask], jobs: int, on_done: Callable[[dict[str, Any]], None]
+) -> list[str]:
     """Run `tasks` here (jobs=1) or in `jobs` spawned processes with one BLAS/torch thread each.
 
     Returns the names of runs whose worker process died (the pool breaks; they resume on rerun).
     """
     if jobs == 1 or len(tasks) <= 1:
         for task in tasks:
-            on_done(execute_run(task))
+            for outcome in execute_task(task):
+                on_done(outcome)
         return []
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -769,13 +947,16 @@ def execute_local(tasks: list[RunTask], jobs: int, on_done: Callable[[dict[str, 
     interrupted = []
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(execute_run, dataclasses.replace(t, threads=1)): t for t in tasks}
+        futures = {pool.submit(execute_task, dataclasses.replace(t, threads=1)): t for t in tasks}
         try:
             for future in as_completed(futures):
                 try:
-                    on_done(future.result())
+                    outcomes = future.result()
                 except BrokenProcessPool:
-                    interrupted.append(futures[future].run)
+                    interrupted.extend(task_runs(futures[future]))
+                    continue
+                for outcome in outcomes:
+                    on_done(outcome)
         except BaseException:  # Ctrl-C or a bug: stop now; the runs resume from their checkpoints
             _stop_workers(pool)
             raise
@@ -795,9 +976,9 @@ def _stop_workers(pool: Any) -> None:
 
 
 def execute_ray(
-    tasks: list[RunTask], on_done: Callable[[dict[str, Any]], None], address: str | None = None
+    tasks: list[RunTask | GroupTask], on_done: Callable[[dict[str, Any]], None], address: str | None = None
 ) -> list[str]:
-    """Run `tasks` as Ray tasks, one GPU each where the cluster has GPUs.
+    """Run `tasks` as Ray tasks (a group of seeds is one task), one GPU each where the cluster has GPUs.
 
     Connects to `address` (or $RAY_ADDRESS, or the session already initialised), else
     starts a local Ray.  The sweep directory must be on storage every node sees.
@@ -811,7 +992,7 @@ def execute_ray(
         ray.init(address=address, include_dashboard=False)
     try:
         gpus = ray.cluster_resources().get("GPU", 0)
-        remote = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1, max_retries=2)(execute_run)
+        remote = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1, max_retries=2)(execute_task)
         pending = {remote.remote(dataclasses.replace(t, threads=1)): t for t in tasks}
         interrupted = []
         while pending:
@@ -819,9 +1000,12 @@ def execute_ray(
             for ref in ready:
                 task = pending.pop(ref)
                 try:
-                    on_done(ray.get(ref))
+                    outcomes = ray.get(ref)
                 except ray.exceptions.RayError:
-                    interrupted.append(task.run)
+                    interrupted.extend(task_runs(task))
+                    continue
+                for outcome in outcomes:
+                    on_done(outcome)
         return interrupted
     finally:
         if started:

@@ -143,6 +143,17 @@ run_sweep(sys.argv[1], SweepSpec.from_dict(json.loads(open(sys.argv[2]).read()))
 """
 
 
+def test_a_fault_that_stops_the_group_is_recorded_in_every_member(tmp_path):
+    spec = tiny_spec(seeds=(0, 1), backend="torch", device="cpu", data_dir=str(tmp_path / "no-data-here"))
+    spec = dataclasses.replace(spec, dataset="dsprites", models=("rtc-vae",), group_seeds=True)
+    result = run_sweep(tmp_path / "sweep", spec, echo=quiet)
+    assert [(o["state"], o["group"]) for o in result.outcomes] == [("failed", 2)] * 2
+    for state in result.states:
+        assert state.state == "failed" and "dsprites" in state.error
+        summary = json.loads((state.path / SUMMARY).read_text())
+        assert summary["status"] == "failed" and "Traceback" in summary["traceback"]
+
+
 @pytest.mark.slow
 def test_killed_grouped_sweep_resumes_to_the_separate_results(tmp_path, reference):
     spec = dataclasses.replace(GROUPED, seeds=(0, 1))  # two cells of two seeds

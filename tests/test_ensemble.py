@@ -153,12 +153,20 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
     ],
     ids=["conv-vmapped-cpu", "conv-looped-cpu", "mlp-cuda", "conv-cuda"],
 )
-def test_members_match_single_trainers(monkeypatch, arch, batch_networks, device, dtype, rtol):
+def test_members_match_single_trainers(arch, batch_networks, device, dtype, rtol):
     """Terms after 3 steps and the weights (conv: grouped vs looped convolutions; CUDA, TF32 off)."""
-    from minirtc.training.ensemble import member_data
+    # TF32 off for the CUDA cases.  Plain save/restore, not monkeypatch: cuBLAS's flag is a
+    # computed attribute, which pytest >= 9.2's monkeypatch tries to delete on undo.
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        _check_members_match_single_trainers(arch, batch_networks, device, dtype, rtol)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+
+def _check_members_match_single_trainers(arch, batch_networks, device, dtype, rtol):
+    from minirtc.training.ensemble import member_data
 
     tiny = dataclasses.replace(TINY, arch=arch, subset=16, batch_size=4, device=device, dtype=dtype)
     configs = [dataclasses.replace(tiny, seed=s) for s in (0, 1)]

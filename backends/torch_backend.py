@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as onp
@@ -352,6 +353,17 @@ class TorchTrainer:
         if self.disc is not None:
             self.disc.load_state_dict(state["disc"])
             self.disc_optimizer.load_state_dict(state["disc_optimizer"])
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's CPU threads set to `threads` while the block runs, then restored."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def make_adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -50,6 +52,24 @@ def test_pth(tmp_path, faces):
     torch = pytest.importorskip("torch")
     torch.save(torch.from_numpy(faces.copy()), tmp_path / "f.pth")
     check_reads(tmp_path / "f.pth", faces)
+
+
+@pytest.mark.torch
+def test_pth_faults_name_the_file(tmp_path, faces):
+    torch = pytest.importorskip("torch")
+    (tmp_path / "cut.pth").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataError, match=r"cut\.pth is not a readable torch file"):
+        Faces3D(tmp_path / "cut.pth", expected_sizes=GRID)
+    torch.save({"a": torch.zeros(2), "b": torch.zeros(2)}, tmp_path / "two.pth")
+    with pytest.raises(DataError, match=r"two\.pth: expected a tensor \(or a dict holding one\), found dict"):
+        Faces3D(tmp_path / "two.pth", expected_sizes=GRID)
+
+
+def test_pth_without_torch_says_what_to_do(tmp_path, monkeypatch):
+    (tmp_path / "f.pth").write_bytes(b"anything")
+    monkeypatch.setitem(sys.modules, "minirtc.backends.torch_io", None)  # as if torch were absent
+    with pytest.raises(DataError, match=r"f\.pth: reading a \.pth needs PyTorch; save the array as \.npy"):
+        Faces3D(tmp_path / "f.pth", expected_sizes=GRID)
 
 
 def test_float_pixels_become_0_255(tmp_path, faces):

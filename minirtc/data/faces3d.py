@@ -68,19 +68,13 @@ def open_array(path: Path) -> np.ndarray:
 def load_torch_array(path: Path) -> np.ndarray:
     """The tensor saved in a .pth (alone, or the only tensor of a dict) as a NumPy array."""
     try:
-        import torch
+        from minirtc.backends.torch_io import load_tensor_array
     except ImportError:
         raise DataError(f"{path}: reading a .pth needs PyTorch; save the array as .npy instead") from None
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a bad file
-        raise DataError(f"{path} is not a readable torch file; truncated or corrupt? ({error})") from None
-    if isinstance(obj, dict):
-        tensors = [v for v in obj.values() if isinstance(v, torch.Tensor)]
-        obj = tensors[0] if len(tensors) == 1 else obj
-    if not isinstance(obj, torch.Tensor):
-        raise DataError(f"{path}: expected a tensor (or a dict holding one), found {type(obj).__name__}")
-    return obj.numpy()
+        return load_tensor_array(path)
+    except ValueError as error:
+        raise DataError(str(error)) from None
 
 
 class Faces3D(GroundTruthDataset):

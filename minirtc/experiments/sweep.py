@@ -802,18 +802,13 @@ def _thread_limits(threads: int | None, torch_backend: bool = False) -> Iterator
         return
     from threadpoolctl import threadpool_limits
 
-    torch = None
-    if torch_backend:
-        import torch
-    previous = torch.get_num_threads() if torch is not None else None
-    try:
-        with threadpool_limits(limits=threads):
-            if torch is not None:
-                torch.set_num_threads(threads)
-            yield
-    finally:
-        if torch is not None:
-            torch.set_num_threads(previous)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(threadpool_limits(limits=threads))
+        if torch_backend:  # torch is imported by its backend only, and only for torch runs
+            from minirtc.backends.torch_backend import torch_threads
+
+            stack.enter_context(torch_threads(threads))
+        yield
 
 
 # -- executors --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from minirtc.training.records import load_checkpoint, read_history
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
-from minirtc.backends import torch_ensemble  # noqa: E402  (needs torch)
+from minirtc.backends import torch_backend, torch_ensemble  # noqa: E402  (needs torch)
 from minirtc.backends.torch_backend import make_trainer  # noqa: E402
 from minirtc.errors import NonFiniteLoss  # noqa: E402
 
@@ -50,10 +50,8 @@ TINY = TrainConfig(
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny models gain nothing from threads, and on a busy 2-core machine they lose a lot."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_backend.torch_threads(1):
+        yield
 
 
 def _without_timing(rows: list[dict]) -> list[dict]:

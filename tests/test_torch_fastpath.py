@@ -38,10 +38,8 @@ MLP = TrainConfig(
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny models gain nothing from threads, and on a busy 2-core machine they lose a lot."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_backend.torch_threads(1):
+        yield
 
 
 def _images(n: int = 64, channels: int = 1) -> np.ndarray:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from minirtc.training import TrainConfig, train
-from minirtc.training.ensemble import parse_seeds, seed_run_dirs, train_seeds
+from minirtc.training.ensemble import seed_run_dirs, train_seeds
 from minirtc.training.loop import TIMING_KEYS, RunDirectoryError
 from minirtc.training.records import load_checkpoint, read_history
 
@@ -220,22 +220,6 @@ def test_refuses_a_directory_holding_a_run_before_writing_anything(tmp_path):
     with pytest.raises(RunDirectoryError, match="already holds a run"):
         train_seeds(TINY, (0, 1), outs, progress=False)
     assert not outs[0].exists()
-
-
-@pytest.mark.parametrize(
-    "text, seeds",
-    [("0-4", (0, 1, 2, 3, 4)), ("3", (3,)), ("0,3,7", (0, 3, 7)), ("0-2, 10", (0, 1, 2, 10))],
-)
-def test_parse_seeds(text, seeds):
-    assert parse_seeds(text) == seeds
-
-
-@pytest.mark.parametrize(
-    "text, message", [("4-1", "backwards"), ("a", "look like"), ("1,0-2", "more than once")]
-)
-def test_parse_seeds_rejects(text, message):
-    with pytest.raises(ValueError, match=message):
-        parse_seeds(text)
 
 
 def test_cli_seeds(tmp_path):

@@ -90,7 +90,9 @@ def file_times(run_dir: Path) -> dict[str, int]:
 
 def test_parse_grid_options():
     assert parse_seeds("0-3") == (0, 1, 2, 3)
-    assert parse_seeds("5,0-2,2") == (0, 1, 2, 5)
+    assert parse_seeds("5,0-2") == (0, 1, 2, 5)
+    with pytest.raises(ValueError, match="more than once"):  # refused, as `train --seeds` refuses it
+        parse_seeds("5,0-2,2")
     assert parse_betas("10,2,6") == (2.0, 6.0, 10.0)
     assert parse_models("rtc-vae,factor-vae,rtc-vae") == ("rtc-vae", "factor-vae")
     for bad in ("", "3-1", "a", "-1", "1-"):

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import click
 
-from minirtc.experiments.sweep import (
-    EXECUTORS,
-    PROFILES,
-    parse_betas,
-    parse_metrics,
-    parse_models,
-    parse_seeds,
-)
+from minirtc.experiments.sweep import EXECUTORS, PROFILES, parse_betas, parse_metrics, parse_models
+from minirtc.training.seeds import parse_seeds
 
 
 def _parsed(parser):
@@ -38,7 +32,7 @@ def _parsed(parser):
     help="TC weights, e.g. 2,4,6 (factor-vae's gamma, rtc-vae's beta).  [default: the profile's]",
 )
 @click.option(
-    "--seeds", callback=_parsed(parse_seeds), help="Seeds, e.g. 0-9 or 0,3,5.  [default: the profile's]"
+    "--seeds", callback=_parsed(parse_seeds), help="Seeds, e.g. 0-9 or 0-4,7.  [default: the profile's]"
 )
 @click.option("--dataset", help="Dataset name (see `minirtc data info`); needed for a new sweep.")
 @click.option(

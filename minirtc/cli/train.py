@@ -50,7 +50,7 @@ def _int_list(ctx, param, value):
 def _seed_list(ctx, param, value):
     if value is None:
         return None
-    from minirtc.training.ensemble import parse_seeds
+    from minirtc.training.seeds import parse_seeds
 
     try:
         return parse_seeds(value)

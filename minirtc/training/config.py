@@ -12,16 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minirtc.errors import ConfigError
 from minirtc.objectives import MODELS, TC_ESTIMATORS, ObjectiveConfig
 
 BACKENDS = ("numpy", "torch")
 ARCHS = ("mlp", "conv")
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float64")
-
-
-class ConfigError(ValueError):
-    """A setting is out of range, unknown, or inconsistent with another."""
 
 
 @dataclass(frozen=True)

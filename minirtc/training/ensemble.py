@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,27 +42,6 @@ from minirtc.training.loop import (
     prepare_run_dir,
     train,
 )
-
-MAX_SEEDS = 1000  # a typo like 0-99999 should not allocate a thousand models
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """ "0-9" -> (0, ..., 9); "0,3,7" and "0-4,10" also work; seeds are distinct and >= 0."""
-    seeds: list[int] = []
-    for part in text.replace(" ", "").split(","):
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-        if not match:
-            raise ValueError(f"seeds must look like 0-9 or 0,3,7 (non-negative integers), got {text!r}")
-        low, high = int(match[1]), int(match[2] if match[2] is not None else match[1])
-        if high < low:
-            raise ValueError(f"seed range {part!r} runs backwards; write {high}-{low}")
-        seeds.extend(range(low, high + 1))
-        if len(seeds) > MAX_SEEDS:
-            raise ValueError(f"at most {MAX_SEEDS} seeds at once, got more from {text!r}")
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
-    if repeated:
-        raise ValueError(f"seeds {repeated} appear more than once in {text!r}")
-    return tuple(seeds)
 
 
 def seed_run_dirs(out: str | Path | None, config: TrainConfig, seeds: tuple[int, ...]) -> list[Path]:

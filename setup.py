@@ -21,6 +21,7 @@ setup(
         "minirtc.training",
         "minirtc.experiments",
         "minirtc.cli",
+        "minirtc.viz",
         "minirtc.backends",
     ],
     package_dir={"minirtc": "minirtc", "minirtc.backends": "backends"},

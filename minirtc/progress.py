@@ -94,13 +94,13 @@ class Progress:
         elapsed = time.perf_counter() - self.t_start
         done = self.n - self.start
         rate = done / elapsed if elapsed > 0 else 0.0
-        parts = [f"{self.desc}:"] + ([text] if text else [])
+        parts = [text] if text else []
         parts.append(f"{self.n}/{self.total}" if self.total else f"{self.n}")
         parts.append(f"{rate:.3g} {self.unit}/s" if done else f"{elapsed:.0f} s")
         if self.total and done and self.n < self.total:
             parts.append(f"ETA {_clock((self.total - self.n) / max(rate, 1e-12))}")
         parts += [f"{k}={v}" for k, v in self.postfix.items()]
-        print("  ".join(parts), file=self.stream, flush=True)
+        print(f"{self.desc}: " + "  ".join(parts), file=self.stream, flush=True)
 
     def close(self) -> None:
         """Finish the bar; in a log, one last line with the elapsed time."""

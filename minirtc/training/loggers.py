@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minirtc.errors import ConfigError
+from minirtc.training.config import ConfigError
 
 LOGGERS = {"tensorboard": "tensorboard", "mlflow": "mlflow"}  # logger -> module it needs (= extra)
 MLFLOW_EXPERIMENT = "minirtc"

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from minirtc.viz import traversal
-from minirtc.viz.frames import mosaic, slider, text_width, to_rgb8
+from minirtc.viz.frames import common_size, mosaic, slider, text_width, to_rgb8
 
 Encoder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -45,16 +45,18 @@ def latent_frames(
     decoded = to_rgb8(frames)  # (R, K, H, W', 3)
     rows = [f"item {r + 1}" for r in range(R)]
     width = max(text_width(t) for t in rows) + 8
-    return [
-        mosaic(
-            np.stack([inputs, decoded[:, k]], axis=1),  # (R, 2, H, W', 3)
-            rows,
-            [label, f"{slider(k, K)} {values[k]:+.2f}", subtitle],
-            ["input", "traversed"],
-            label_width=width,
-        )
-        for k in range(K)
-    ]
+    return common_size(
+        [
+            mosaic(
+                np.stack([inputs, decoded[:, k]], axis=1),  # (R, 2, H, W', 3)
+                rows,
+                [label, f"{slider(k, K)}  value {values[k]:+.2f}", subtitle],
+                ["input", "traversed"],
+                label_width=width,
+            )
+            for k in range(K)
+        ]
+    )
 
 
 def all_latents_frames(
@@ -70,17 +72,19 @@ def all_latents_frames(
     muted = [not active[d] for d in order]
     width = max(text_width(t) for t in rows) + 8
     columns = [f"item {r + 1}" for r in range(R)]
-    return [
-        mosaic(
-            decoded[:, :, k],
-            rows,
-            ["All latents, most informative first", f"{slider(k, K)} {titles[k]}"],
-            columns,
-            muted,
-            label_width=width,
-        )
-        for k in range(K)
-    ]
+    return common_size(
+        [
+            mosaic(
+                decoded[:, :, k],
+                rows,
+                ["All latents, most informative first", f"{slider(k, K)} {titles[k]}"],
+                columns,
+                muted,
+                label_width=width,
+            )
+            for k in range(K)
+        ]
+    )
 
 
 def traversal_mosaic(

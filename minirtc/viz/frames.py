@@ -1,6 +1,6 @@
 """Labelled image mosaics as uint8 RGB arrays: the frames of the traversal GIFs.
 
-Pillow draws the text (its bundled font), so a frame is a self-contained picture:
+Pillow draws the text (in matplotlib's DejaVu Sans), so a frame is a self-contained picture:
 a title, a label per row, images in cells.  Cells are resized to a readable size
 (48 to 96 pixels on the long side) so that a GIF of many latents stays small.
 """
@@ -11,7 +11,7 @@ import numpy as np
 
 CELL_MIN, CELL_MAX = 48, 96  # displayed cell size (pixels on the long side)
 PAD = 3  # pixels between cells
-FONT_SIZE = 13
+FONT_SIZE = 12
 BACKGROUND = (255, 255, 255)
 TEXT = (20, 20, 20)
 MUTED = (150, 150, 150)
@@ -44,9 +44,13 @@ def cell_size(height: int, width: int) -> tuple[int, int]:
 
 
 def _font():
+    """DejaVu Sans from matplotlib's data (it has the Greek letters and signs of the labels)."""
+    from pathlib import Path
+
+    import matplotlib
     from PIL import ImageFont
 
-    return ImageFont.load_default(size=FONT_SIZE)
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf"), FONT_SIZE)
 
 
 def text_width(text: str) -> int:
@@ -102,3 +106,16 @@ def slider(value_index: int, num_values: int) -> str:
     slots = 15
     at = round(value_index * (slots - 1) / max(num_values - 1, 1))
     return "[" + "-" * at + "|" + "-" * (slots - 1 - at) + "]"
+
+
+def common_size(pictures: list[np.ndarray]) -> list[np.ndarray]:
+    """Pictures (H_i, W_i, 3) padded with background on the right and bottom to one size (GIF frames)."""
+    H = max(p.shape[0] for p in pictures)
+    W = max(p.shape[1] for p in pictures)
+    out = []
+    for p in pictures:
+        canvas = np.empty((H, W, 3), dtype=np.uint8)
+        canvas[:] = BACKGROUND
+        canvas[: p.shape[0], : p.shape[1]] = p
+        out.append(canvas)
+    return out

@@ -217,3 +217,29 @@ def test_show_numbers_do_not_depend_on_anything_but_the_seed(tiny_run):
     a = encode_sample(run, ShowSettings(num_points=100, seed=5))
     b = encode_sample(run, ShowSettings(num_points=100, seed=5))
     assert np.array_equal(a.index, b.index) and np.array_equal(a.mu, b.mu)
+
+
+def test_a_sweep_logs_each_run_under_its_own_name(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+
+    from minirtc.experiments.sweep import make_spec, run_sweep
+
+    train_settings = dict(hidden=(16,), latent_dim=3, batch_size=32, steps=20, log_every=10, eval_every=10)
+    spec = make_spec(
+        "laptop",
+        "gaussian",
+        models=("rtc-vae",),
+        betas=(2.0,),
+        seeds=(0, 1),
+        evaluate=False,
+        train_overrides={**train_settings, "subset": None, "checkpoint_every": 20, "eval_size": 100},
+    )
+    run_sweep(tmp_path, spec, echo=lambda line: None, log=("tensorboard",))
+    runs = EventMultiplexer().AddRunsFromDirectory(str(tmp_path))
+    runs.Reload()
+    names = sorted(runs.Runs())
+    assert names == sorted(f"{run.name}/tensorboard" for run in spec.runs())
+    for name in names:
+        rows = [r for r in read_history(tmp_path / name.split("/")[0]) if r["kind"] == "train"]
+        assert [e.value for e in runs.Scalars(name, "train/loss")] == pytest.approx([r["loss"] for r in rows])

@@ -564,6 +564,7 @@ class RunTask:
     run: str  # run name
     retry_failed: bool = False
     threads: int | None = None  # BLAS / torch threads in the worker; None leaves them alone
+    log: tuple[str, ...] = ()  # live loggers (minirtc.training.loggers), each run under its own name
 
 
 @dataclass(frozen=True)
@@ -575,6 +576,7 @@ class GroupTask:
     runs: tuple[str, ...]  # run names of one cell that need work, seeds in increasing order
     retry_failed: bool = False
     threads: int | None = None  # torch threads in the worker; None leaves them alone
+    log: tuple[str, ...] = ()  # live loggers (minirtc.training.loggers), each run under its own name
 
 
 def task_runs(task: RunTask | GroupTask) -> tuple[str, ...]:
@@ -627,7 +629,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     with _thread_limits(task.threads, torch_backend=spec.train.get("backend") == "torch"), run_lock(run_dir):
         before = run_state(run, run_dir)
         trained = _needs_training(before, task.retry_failed)
-        error = train_run(spec.config(run), run_dir) if trained else None
+        error = train_run(spec.config(run), run_dir, task.log) if trained else None
         return _finish(spec, before, trained, error, task.retry_failed, clock)
 
 
@@ -646,7 +648,11 @@ def execute_group(task: GroupTask) -> list[dict[str, Any]]:
         before = [run_state(run, run_dir) for run, run_dir in zip(runs, run_dirs)]
         to_train = [state for state in before if _needs_training(state, task.retry_failed)]
         clock = _clock()
-        errors = train_group(spec, [s.run for s in to_train], [s.path for s in to_train]) if to_train else {}
+        errors = (
+            train_group(spec, [s.run for s in to_train], [s.path for s in to_train], task.log)
+            if to_train
+            else {}
+        )
         wall_s, cpu_s = _elapsed(clock)
         outcomes = []
         for state in before:
@@ -711,26 +717,34 @@ def _outcome(
     }
 
 
-def train_run(config: TrainConfig, run_dir: Path) -> str | None:
+def train_run(config: TrainConfig, run_dir: Path, log: tuple[str, ...] = ()) -> str | None:
     """Train `config` in `run_dir`, resuming from its checkpoint; the error text if it failed.
 
     A NaN is recorded by the training loop itself; any other exception is recorded here
     in summary.json (status "failed", error, traceback), so the sweep can go on.
+    `log`: live loggers, the run named after its directory.
     """
     from minirtc.training import TrainingFailed, train
+    from minirtc.training.loggers import open_loggers
 
+    loggers = open_loggers(log, run_dir) if log else None
     try:
-        train(config, run_dir, resume=True, progress=False)
+        train(config, run_dir, resume=True, progress=False, on_row=loggers)
     except TrainingFailed as error:
         return str(error)
     except Exception as error:  # record every fault of one run; the sweep goes on
         message = f"{type(error).__name__}: {error}"
         _record_failure(run_dir, message)
         return message
+    finally:
+        if loggers is not None:
+            loggers.close()
     return None
 
 
-def train_group(spec: SweepSpec, runs: list[RunSpec], run_dirs: list[Path]) -> dict[str, str | None]:
+def train_group(
+    spec: SweepSpec, runs: list[RunSpec], run_dirs: list[Path], log: tuple[str, ...] = ()
+) -> dict[str, str | None]:
     """Train the runs of one (model, beta) cell as one ensemble, each resuming from its checkpoint.
 
     Returns {run name: error text or None}.  A member's NaN is recorded by the ensemble
@@ -738,13 +752,17 @@ def train_group(spec: SweepSpec, runs: list[RunSpec], run_dirs: list[Path]) -> d
     member not yet finished, as `train_run` records it for one run.
     """
     from minirtc.training.ensemble import train_seeds
+    from minirtc.training.loggers import SeedLoggers, open_loggers
 
     cells = sorted({(run.model, run.beta) for run in runs})
     if len(cells) != 1:
         raise SweepError(f"a group trains the seeds of one (model, beta), got {cells}")
     seeds = tuple(run.seed for run in runs)
+    loggers = SeedLoggers({s: open_loggers(log, d) for s, d in zip(seeds, run_dirs)}) if log else None
     try:  # the cell's configs differ only in the seed (SweepSpec.config), as train_seeds needs
-        summaries = train_seeds(spec.config(runs[0]), seeds, run_dirs, resume=True, progress=False)
+        summaries = train_seeds(
+            spec.config(runs[0]), seeds, run_dirs, resume=True, progress=False, on_row=loggers
+        )
     except Exception as error:  # record every fault of the group; the sweep goes on
         message = f"{type(error).__name__}: {error}"
         errors = {}
@@ -755,6 +773,9 @@ def train_group(spec: SweepSpec, runs: list[RunSpec], run_dirs: list[Path]) -> d
             else:
                 errors[run.name] = None
         return errors
+    finally:
+        if loggers is not None:
+            loggers.close()
     return {run.name: s.get("error") if s["status"] == "failed" else None for run, s in zip(runs, summaries)}
 
 
@@ -834,10 +855,12 @@ def run_sweep(
     retry_failed: bool = False,
     ray_address: str | None = None,
     echo: Callable[[str], None] = print,
+    log: tuple[str, ...] = (),
 ) -> SweepResult:
     """Bring every run of the sweep to `finished` (or `failed`) and evaluate it.
 
     spec None resumes the sweep saved in `sweep_dir`; otherwise see `open_sweep`.
+    `log`: live loggers for every run trained (`minirtc train --log`), each under its run's name.
     """
     if executor not in EXECUTORS:
         raise SweepError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -849,7 +872,9 @@ def run_sweep(
     before = sweep_states(sweep_dir, spec)
     counts = count_states(before)
     echo(f"sweep {sweep_dir}: {len(before)} runs ({_format_counts(counts)})")
-    tasks = plan_tasks(sweep_dir, spec, before, retry_failed)
+    tasks = [
+        dataclasses.replace(t, log=tuple(log)) for t in plan_tasks(sweep_dir, spec, before, retry_failed)
+    ]
     total = sum(len(task_runs(task)) for task in tasks)
     if spec.group_seeds:
         echo(f"  {total} runs to work on in {len(tasks)} groups of seeds (one task per model and beta)")

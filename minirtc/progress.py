@@ -4,8 +4,9 @@ Every long command (train, evaluate and its metrics, sweep, experiment, data
 render, show) reports through `progress(...)`.  When stderr is a terminal it is
 a tqdm bar with rate and ETA.  When it is not (CI logs, files, pipes), tqdm's
 carriage-return redraws would fill the log, so the bar stays silent and one
-line is printed per stage instead: at each `stage(text)`, at every tenth of
-the total, and at the end, each with the count, rate and ETA.
+line is printed per stage instead: at each `stage(text)` (or, for work that
+names no stages, at every tenth of the total) and at the end, each with the
+count, rate and ETA.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Progress:
         self.postfix: dict[str, Any] = {}
         self.next_line = self._next_milestone(initial)
         self.closed = False
+        self.staged = False  # once stages are named, they are the log's lines
 
     def _next_milestone(self, n: int) -> float:
         if not self.total:
@@ -74,7 +76,8 @@ class Progress:
         """Advance by `n` units."""
         self.n += n
         self.bar.update(n)
-        if not self.interactive and self.enabled and self.n >= self.next_line and self.n < (self.total or 0):
+        quiet = self.interactive or not self.enabled or self.staged
+        if not quiet and self.n >= self.next_line and self.n < (self.total or 0):
             self._line()
             self.next_line = self._next_milestone(self.n)
 
@@ -88,6 +91,7 @@ class Progress:
         if self.interactive:
             self.bar.set_description_str(f"{self.desc}: {text}")
         elif self.enabled:
+            self.staged = True
             self._line(text)
 
     def _line(self, text: str = "") -> None:

@@ -191,17 +191,28 @@ def test_log_option_parsing_and_the_missing_extra_message(monkeypatch, tmp_path)
 def test_progress_in_a_log_is_a_few_plain_lines():
     stream = io.StringIO()  # not a terminal
     with Progress(100, "train", unit="step", stream=stream) as bar:
-        bar.stage("loading")
         for _ in range(100):
             bar.update(1)
             bar.set_postfix(loss=1.5)
     text = stream.getvalue()
     lines = text.splitlines()
     assert "\r" not in text
-    assert lines[0].startswith("train: loading  0/100")
-    assert len(lines) == 1 + 9 + 1  # the stage, each tenth short of the end, the final line
-    assert "ETA" in lines[1] and "step/s" in lines[1] and "loss=1.5" in lines[1]
+    assert len(lines) == 9 + 1  # each tenth short of the end, the final line
+    assert lines[0].startswith("train: 10/100") and "ETA" in lines[0] and "step/s" in lines[0]
+    assert "loss=1.5" in lines[1]
     assert lines[-1].startswith("train: done in") and "100/100" in lines[-1]
+    staged = io.StringIO()
+    with Progress(3, "show", unit="figure", stream=staged) as bar:
+        for name in ("a", "b", "c"):
+            bar.stage(f"figure {name}")
+            bar.update(1)
+    lines = staged.getvalue().splitlines()
+    assert [line.split("  ")[0] for line in lines] == [
+        "show: figure a",
+        "show: figure b",
+        "show: figure c",
+        "show: done in 0:00",
+    ]
     quiet = io.StringIO()
     with Progress(10, "x", stream=quiet, enabled=False) as bar:
         bar.update(10)

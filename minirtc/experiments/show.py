@@ -85,7 +85,9 @@ def show_run(
         )
     run = load_run(run_dir)
     out = Path(out) if out is not None else Path(run_dir) / "figures"
-    with paper_style(), progress(None, "show", unit="figure", enabled=show_progress) as bar:
+    has_factors = bool(getattr(run.dataset, "factor_names", ()))
+    total = run.config.latent_dim + 5 + has_factors  # a GIF per latent, the all-latents GIF, the PNGs
+    with paper_style(), progress(total, "show", unit="figure", enabled=show_progress) as bar:
         bar.stage("encoding items")
         encoded = encode_sample(run, settings)
         written = _write_figures(run, encoded, settings, out, bar)
@@ -118,7 +120,9 @@ def _write_figures(
     range_text = _range_text(settings.value_range)
     for d in range(mu.shape[1]):
         bar.stage(f"GIF of z{d + 1}")
-        gif = animations.latent_frames(references, frames[d], f"{labels[d]}   ({who})", values[d], range_text)
+        gif = animations.latent_frames(
+            references, frames[d], f"{labels[d]}   ({who})", values[d], f"swept over {range_text}"
+        )
         _write(out / f"traversal_z{d + 1}.gif", gif_bytes(bounce(gif)), written, bar)
     bar.stage("GIF of all latents")
     titles = [animations.value_text(values, settings.value_range, k) for k in range(values.shape[1])]
@@ -180,10 +184,10 @@ def _range_text(value_range: str) -> str:
     if value_range == "prior":
         return f"the prior's \u00b1{traversal.PRIOR_SIGMAS:g} sd"
     low, high = traversal.QUANTILE_SPAN
-    return f"the data's {low:.1%}..{high:.1%} quantiles of that latent"
+    return f"the data's {low:.1%}..{high:.1%} quantiles of each latent"
 
 
 def _column_labels(values: np.ndarray, value_range: str) -> list[str]:
     if value_range == "prior":
-        return [f"{v:+.2g}" for v in values[0]]
+        return [f"{v:+.1f}" for v in values[0]]
     return [f"q{q:.2f}" for q in np.linspace(*traversal.QUANTILE_SPAN, values.shape[1])]

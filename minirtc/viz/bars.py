@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minirtc.viz.style import new_figure
+from minirtc.viz.style import new_figure, wrap
 
 
 def kl_bars(kl: np.ndarray, active: np.ndarray, title: str):
@@ -32,5 +32,5 @@ def kl_bars(kl: np.ndarray, active: np.ndarray, title: str):
     ax.set_xlabel("latent (grey: inactive, Var[\u03bc] \u2264 0.01)")
     ax.set_ylim(0, max(float(np.max(kl)) * 1.15, 0.1))
     ax.grid(axis="y", alpha=0.3)
-    ax.set_title(title, fontsize=8)
+    ax.set_title(wrap(title, int(fig.get_figwidth() * 72 / (0.55 * 8))), fontsize=8)
     return fig

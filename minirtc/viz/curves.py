@@ -75,6 +75,7 @@ def training_curves(rows: list[dict[str, Any]], title: str):
         if limits is not None:
             ax.set_ylim(*limits)
         ax.set_title(panel + (" (y axis: after the first 10% of steps)" if limits else ""), fontsize=8)
+        ax.set_xlim(0, last * 1.02)  # every panel on the same step axis
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
@@ -84,6 +85,9 @@ def training_curves(rows: list[dict[str, Any]], title: str):
             ax.text(
                 0.5, 0.5, "not in the history", ha="center", va="center", color="0.4", transform=ax.transAxes
             )
-    axes[3].yaxis.get_major_locator().set_params(integer=True)
+    from matplotlib.ticker import MaxNLocator
+
+    axes[3].yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[3].set_ylim(bottom=0, top=max(axes[3].get_ylim()[1], 1) + 0.5)
     fig.suptitle(title, fontsize=9)
     return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minirtc.viz.style import new_figure
+from minirtc.viz.style import new_figure, wrap
 
 
 def mi_heatmap(mi: np.ndarray, entropy: np.ndarray, factor_names: list[str], title: str):
@@ -25,5 +25,5 @@ def mi_heatmap(mi: np.ndarray, entropy: np.ndarray, factor_names: list[str], tit
             colour = "white" if normalised[d, k] < 0.6 else "black"
             ax.text(k, d, f"{mi[d, k]:.2f}", ha="center", va="center", fontsize=6, color=colour)
     fig.colorbar(image, ax=ax, label="I(z; factor) / H(factor)")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(wrap(title, int(fig.get_figwidth() * 72 / (0.55 * 8))), fontsize=8)
     return fig

@@ -99,9 +99,9 @@ def traversal_mosaic(
 
 
 def reconstruction_mosaic(inputs: np.ndarray, reconstructions: np.ndarray, title: str) -> np.ndarray:
-    """Inputs (N, H, W, C) above their reconstructions (N, H, W, C), as one uint8 picture."""
+    """Inputs (N, H, W, C) above their reconstructions (N, H, W, C), as one uint8 picture ("" : no title)."""
     cells = to_rgb8(np.stack([inputs, reconstructions]))  # (2, N, H, W', 3)
-    return mosaic(cells, ["input", "reconstruction"], [title])
+    return mosaic(cells, ["input", "reconstruction"], [title] if title else [])
 
 
 def evaluation_pictures(

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO, TypeVar
+
+T = TypeVar("T")
 
 LINES_PER_RUN = 10  # a log gets a line at every tenth of the total
 
@@ -31,6 +34,7 @@ class Progress:
 
     `update(n)`, `set_postfix(**values)`, `n` and `close()` behave as tqdm's, so code
     that drove a tqdm bar drives this unchanged; `stage(text)` names a step of the work.
+    `log_lines=False` keeps an inner bar (one metric's batches) to the terminal only.
     """
 
     def __init__(
@@ -43,12 +47,15 @@ class Progress:
         enabled: bool = True,
         stream: TextIO | None = None,
         leave: bool = True,
+        log_lines: bool = True,
     ):
         from tqdm.auto import tqdm
 
         self.stream = sys.stderr if stream is None else stream
-        self.total, self.desc, self.unit, self.enabled = total, desc, unit, enabled
+        self.total, self.desc, self.unit = total, desc, unit
         self.interactive = enabled and is_terminal(self.stream)
+        enabled = enabled and (self.interactive or log_lines)  # log_lines=False: silent in a log
+        self.enabled = enabled
         self.bar = tqdm(
             total=total,
             initial=initial,
@@ -94,6 +101,14 @@ class Progress:
             self.staged = True
             self._line(text)
 
+    def write(self, text: str, echo: Callable[[str], None] = print) -> None:
+        """Print a line of results with `echo` without breaking the bar (tqdm clears and redraws it)."""
+        if self.interactive:
+            with self.bar.external_write_mode(file=self.stream):
+                echo(text)
+        else:
+            echo(text)
+
     def _line(self, text: str = "") -> None:
         elapsed = time.perf_counter() - self.t_start
         done = self.n - self.start
@@ -125,6 +140,15 @@ class Progress:
 def progress(total: int | None, desc: str, **options: Any) -> Progress:
     """A `Progress` over `total` units (None: unknown); options as `Progress`'s."""
     return Progress(total, desc, **options)
+
+
+def track(iterable: Iterable[T], desc: str, total: int | None = None, **options: Any) -> Iterator[T]:
+    """The items of `iterable`, advancing a `Progress` by one per item (tqdm(iterable)'s use)."""
+    total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+    with Progress(total, desc, **options) as bar:
+        for item in iterable:
+            yield item
+            bar.update(1)
 
 
 def _clock(seconds: float) -> str:

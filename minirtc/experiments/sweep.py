@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from minirtc.objectives import MODELS
+from minirtc.progress import progress as progress_bar
 from minirtc.training import records
 from minirtc.training.config import TrainConfig
 
@@ -882,15 +883,18 @@ def run_sweep(
         if state.state == "failed" and not retry_failed:
             echo(f"  not retried (failed; --retry-failed to retry): {state.run.name}: {state.error}")
     done: list[dict[str, Any]] = []
+    bar = progress_bar(total, "sweep", unit="run", log_lines=False)  # in a log, the lines below suffice
 
     def on_done(outcome: dict[str, Any]) -> None:
         done.append(outcome)
-        echo(f"[{len(done)}/{total}] {_format_outcome(outcome)}")
+        bar.update(1)
+        bar.write(f"[{len(done)}/{total}] {_format_outcome(outcome)}", echo)
 
-    if executor == "ray":
-        interrupted = execute_ray(tasks, on_done, ray_address)
-    else:
-        interrupted = execute_local(tasks, jobs, on_done)
+    with bar:
+        if executor == "ray":
+            interrupted = execute_ray(tasks, on_done, ray_address)
+        else:
+            interrupted = execute_local(tasks, jobs, on_done)
     states = sweep_states(sweep_dir, spec)
     result = SweepResult(spec, done, states, interrupted, time.perf_counter() - start)
     echo(f"done in {result.wall_s:.0f} s: {_format_counts(count_states(states))}")

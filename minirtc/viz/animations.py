@@ -88,14 +88,19 @@ def all_latents_frames(
 
 
 def traversal_mosaic(
-    frames: np.ndarray, order: np.ndarray, labels: list[str], active: np.ndarray, title: str
-):
+    frames: np.ndarray,
+    order: np.ndarray,
+    labels: list[str],
+    active: np.ndarray,
+    title: str,
+    column_labels: list[str] | None = None,
+) -> np.ndarray:
     """One still picture (uint8): a row per latent in `order`, its K frames for one reference item.
 
     frames: (D, K, H, W, C).
     """
     rows = [labels[d] for d in order]
-    return mosaic(to_rgb8(frames[order]), rows, [title], None, [not active[d] for d in order])
+    return mosaic(to_rgb8(frames[order]), rows, [title], column_labels, [not active[d] for d in order])
 
 
 def reconstruction_mosaic(inputs: np.ndarray, reconstructions: np.ndarray, title: str) -> np.ndarray:
@@ -119,8 +124,15 @@ def evaluation_pictures(
     frames = traversal.traverse(decode, mu[:1], values)[:, 0]  # (D, K, H, W, C)
     order = traversal.kl_order(kl, active)
     return {
-        "reconstructions": reconstruction_mosaic(shown, np.asarray(decode(mu[:8])), "input / decoded \u03bc"),
+        "reconstructions": reconstruction_mosaic(
+            shown, np.asarray(decode(mu[:8])), "evaluation items and their reconstructions (decoded \u03bc)"
+        ),
         "traversals": traversal_mosaic(
-            frames, order, latent_labels(kl, active), active, "item 1, each latent from -2.5 to +2.5"
+            frames,
+            order,
+            latent_labels(kl, active),
+            active,
+            "item 1: one latent per row swept over the prior's \u00b12.5 sd, most informative first",
+            [f"{v:+.1f}" for v in values[0]],
         ),
     }

@@ -86,13 +86,16 @@ def test_show_quantile_range_and_bad_input(tiny_run, tmp_path):
     assert "not a minirtc run directory" in result.output and "Traceback" not in result.output
 
 
-def test_tensorboard_events_hold_the_logged_values(tmp_path):
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("torch", marks=pytest.mark.torch)])
+def test_tensorboard_events_hold_the_logged_values(tmp_path, backend):
     pytest.importorskip("tensorboard")
+    if backend == "torch":
+        pytest.importorskip("torch")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out = tmp_path / "run"
     loggers = open_loggers(("tensorboard",), out)
-    train(TrainConfig(**TINY), out, progress=False, on_row=loggers)
+    train(TrainConfig(**TINY, backend=backend), out, progress=False, on_row=loggers)
     loggers.close()
     events = EventAccumulator(str(out / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
     events.Reload()

@@ -25,14 +25,14 @@ from minirtc.viz.traversal import RANGES
 )
 @click.option(
     "--num-frames",
-    type=click.IntRange(min=2, max=64),
+    type=click.IntRange(min=2, max=32),
     default=9,
     show_default=True,
     help="Values per traversal (a GIF plays them there and back: 2K - 2 frames).",
 )
 @click.option(
     "--references",
-    type=click.IntRange(min=1, max=16),
+    type=click.IntRange(min=1, max=8),
     default=3,
     show_default=True,
     help="Reference items: one row each in the GIFs.",

@@ -190,4 +190,4 @@ def _range_text(value_range: str) -> str:
 def _column_labels(values: np.ndarray, value_range: str) -> list[str]:
     if value_range == "prior":
         return [f"{v:+.1f}" for v in values[0]]
-    return [f"q{q:.2f}" for q in np.linspace(*traversal.QUANTILE_SPAN, values.shape[1])]
+    return [f"{100 * q:.3g}%" for q in np.linspace(*traversal.QUANTILE_SPAN, values.shape[1])]

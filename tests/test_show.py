@@ -257,3 +257,18 @@ def test_a_sweep_logs_each_run_under_its_own_name(tmp_path):
     for name in names:
         rows = [r for r in read_history(tmp_path / name.split("/")[0]) if r["kind"] == "train"]
         assert [e.value for e in runs.Scalars(name, "train/loss")] == pytest.approx([r["loss"] for r in rows])
+
+
+def test_progress_on_a_terminal_is_a_tqdm_bar_with_rate_and_eta():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    with Progress(4, "show", unit="figure", stream=stream) as bar:
+        bar.stage("GIF of z1")
+        for _ in range(4):
+            bar.update(1)
+    text = stream.getvalue()
+    assert bar.interactive and "\r" in text
+    assert "show: GIF of z1" in text and "4/4" in text and "figure/s" in text and "<" in text  # elapsed<ETA

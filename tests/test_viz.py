@@ -119,6 +119,20 @@ def test_all_latents_gif_puts_inactive_latents_last_and_keeps_one_size():
     assert gif.size[1] > 3 * h and gif.size[0] > 2 * w  # three rows of latents, two items
 
 
+def test_the_heat_map_matrix_is_the_one_mig_is_computed_from():
+    from minirtc.metrics.discretize import discrete_entropy
+    from minirtc.metrics.mig import mig, mutual_info_gaps, mutual_info_matrix
+
+    rng = np.random.default_rng(1)
+    factors = rng.integers(0, 4, size=(500, 2))  # (n, K)
+    codes = np.column_stack([factors[:, 1] + 0.1 * rng.normal(size=500), rng.normal(size=500)])  # (n, D)
+    mi = mutual_info_matrix(factors, codes)  # (D, K)
+    assert mi[0, 1] > 1.0 and mi[1, 1] < 0.1  # code 1 carries factor 2, code 2 nothing
+    assert mig(factors, codes) == pytest.approx(np.mean(mutual_info_gaps(mi, discrete_entropy(factors))))
+    constant = np.column_stack([factors[:, 0], np.zeros(500, dtype=int)])
+    assert mutual_info_matrix(constant, codes, allow_constant=True)[:, 1].tolist() == [0.0, 0.0]
+
+
 def test_kl_per_latent_is_the_closed_form():
     mu, logvar = np.array([[1.0, 0.0]]), np.array([[0.0, np.log(2.0)]])
     expected = [0.5, 0.5 * (2.0 - np.log(2.0) - 1.0)]  # 0.5 (mu^2 + sigma^2 - log sigma^2 - 1)
@@ -130,3 +144,4 @@ def test_rgb8_of_grey_rgb_and_other_channel_counts():
     assert to_rgb8(np.full((4, 5, 3), 2.0)).max() == 255
     assert to_rgb8(np.zeros((4, 5, 2))).shape == (4, 10, 3)  # two channels side by side
     assert cell_size(8, 8) == (48, 48) and cell_size(64, 64) == (64, 64) and cell_size(200, 100) == (96, 48)
+    assert cell_size(1, 10) == (16, 160)  # a vector: a strip tall enough to see

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 CELL_MIN, CELL_MAX = 48, 96  # displayed cell size (pixels on the long side)
+CELL_SHORT_MIN = 16  # and at least this on the short side (vectors shown as strips)
 PAD = 3  # pixels between cells
 FONT_SIZE = 12
 BACKGROUND = (255, 255, 255)
@@ -33,10 +34,15 @@ def to_rgb8(images: np.ndarray) -> np.ndarray:
 
 
 def cell_size(height: int, width: int) -> tuple[int, int]:
-    """Displayed (height, width) of an image cell: nearest-neighbour upscale or downscale into 48..96."""
+    """Displayed (height, width) of an image cell: nearest-neighbour upscale or downscale into 48..96.
+
+    A strip (a vector shown as a row of pixels) is also upscaled to at least 16 pixels high.
+    """
     side = max(height, width)
-    if side < CELL_MIN:
-        factor = -(-CELL_MIN // side)  # integer upscale, pixels stay sharp
+    if side < CELL_MIN or min(height, width) < CELL_SHORT_MIN:
+        factor = max(
+            -(-CELL_MIN // side), -(-CELL_SHORT_MIN // min(height, width)), 1
+        )  # integer: pixels stay sharp
         return height * factor, width * factor
     if side > CELL_MAX:
         return max(1, round(height * CELL_MAX / side)), max(1, round(width * CELL_MAX / side))
@@ -79,10 +85,11 @@ def mosaic(
     R, C, H, W, _ = cells.shape
     h, w = cell_size(H, W)
     line = FONT_SIZE + 4
+    pitch = max(h, line)  # a row is at least one text line high
     labels_w = label_width if label_width is not None else max(text_width(t) for t in row_labels) + 8
     top = line * len(title) + (line if column_labels else 0) + PAD
     width = max(labels_w + C * (w + PAD) + PAD, max((text_width(t) for t in title), default=0) + 2 * PAD)
-    height = top + R * (h + PAD) + PAD
+    height = top + R * (pitch + PAD) + PAD
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     font = _font()
@@ -92,12 +99,12 @@ def mosaic(
         x = labels_w + j * (w + PAD) + w // 2
         draw.text((x, top - PAD - 2), text, fill=TEXT, font=font, anchor="ms")
     for r in range(R):
-        y = top + r * (h + PAD)
+        y = top + r * (pitch + PAD)
         colour = MUTED if muted_rows and muted_rows[r] else TEXT
-        draw.text((labels_w - 6, y + h // 2), row_labels[r], fill=colour, font=font, anchor="rm")
+        draw.text((labels_w - 6, y + pitch // 2), row_labels[r], fill=colour, font=font, anchor="rm")
         for c in range(C):
             cell = Image.fromarray(cells[r, c]).resize((w, h), Image.NEAREST if w >= W else Image.BILINEAR)
-            canvas.paste(cell, (labels_w + c * (w + PAD), y))
+            canvas.paste(cell, (labels_w + c * (w + PAD), y + (pitch - h) // 2))
     return np.asarray(canvas)
 
 

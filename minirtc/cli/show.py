@@ -28,7 +28,7 @@ from minirtc.viz.traversal import RANGES
     type=click.IntRange(min=2, max=32),
     default=9,
     show_default=True,
-    help="Values per traversal (a GIF plays them there and back: 2K - 2 frames).",
+    help="Values per traversal; a GIF plays them there and back (9 values: 16 frames).",
 )
 @click.option(
     "--references",

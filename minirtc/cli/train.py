@@ -162,7 +162,8 @@ def build_config(
     "--log",
     "log",
     multiple=True,
-    help="Live logging while training: tensorboard and/or mlflow (repeat the flag or use a comma list).",
+    help="Live logging while training: tensorboard and/or mlflow (repeat the flag or use a comma list); "
+    'each needs its extra, e.g. pip install "minirtc[tensorboard]".',
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace a run that --out already holds.")

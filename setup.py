@@ -21,6 +21,7 @@ setup(
         "minirtc.training",
         "minirtc.experiments",
         "minirtc.cli",
+        "minirtc.viz",
         "minirtc.backends",
     ],
     package_dir={"minirtc": "minirtc", "minirtc.backends": "backends"},
@@ -39,6 +40,8 @@ setup(
         # Ray is in the test extra so that CI runs the sweep's Ray executor on a local instance.
         "test": ["pytest>=7", "ruff>=0.4", "ray>=2.9,<3"],
         "ray": ["ray>=2.9,<3"],
+        "tensorboard": ["tensorboard>=2.12"],  # minirtc train --log tensorboard
+        "mlflow": ["mlflow>=2.15"],  # minirtc train --log mlflow (mlflow-skinny does for a tracking server)
     },
     entry_points={"console_scripts": ["minirtc=minirtc.cli:main"]},
 )

@@ -30,6 +30,7 @@ from minirtc import data
 from minirtc.backends import numpy_backend as nb
 from minirtc.experiments.figures import new_figure, save_figure
 from minirtc.experiments.lesson import Lesson, lesson_args, single_threaded_blas
+from minirtc.viz.animations import reconstruction_mosaic
 
 args = lesson_args(__doc__.splitlines()[0])
 single_threaded_blas()  # small matrices: one BLAS thread is faster than several fighting over the cores
@@ -272,17 +273,11 @@ shown = 6
 mu_s, _ = nb.encode(params, x_fixed[:shown])
 mean_images = 1.0 / (1.0 + np.exp(-nb.decode(params, mu_s)))  # (shown, P) decoder means at z = mu
 side = images.shape[1]
-mosaic = np.concatenate(
-    [
-        np.concatenate(x_fixed[:shown].reshape(shown, side, side), axis=1),  # originals in a row
-        np.concatenate(mean_images.reshape(shown, side, side), axis=1),  # reconstructions below
-    ],
-    axis=0,
-)  # (2 side, shown side)
-ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
-ax.set_xticks([])
-ax.set_yticks([side / 2, 1.5 * side], ["input x", "decoder mean\nat z = mu"])
-ax.grid(False)
+picture = reconstruction_mosaic(  # the picture `minirtc show` and the live loggers draw
+    x_fixed[:shown].reshape(shown, side, side, 1), mean_images.reshape(shown, side, side, 1), ""
+)  # inputs above, decoder means at z = mu below
+ax.imshow(picture)
+ax.axis("off")
 ax.set_title(f"(b) reconstructions after {num_steps} steps")
 figure = save_figure(fig, args.out / "04_vae_step_by_step.png")
 print(f"figure: {figure}")

@@ -18,7 +18,7 @@ def _register() -> None:
     """Attach the command modules that exist (each defines `register(main)`)."""
     import importlib
 
-    for module in ("train", "evaluate", "data", "experiment", "sweep"):
+    for module in ("train", "evaluate", "data", "experiment", "sweep", "show"):
         try:
             mod = importlib.import_module(f"minirtc.cli.{module}")
         except ModuleNotFoundError as error:

@@ -83,9 +83,9 @@ def render_command(name, data_dir, out, compress, ranges):
     try:
         dataset = data.load(f"{name}-procedural", factor_ranges=ranges)
         if name == "dsprites":
-            write_dsprites_npz(out, dataset, compress=compress)
+            write_dsprites_npz(out, dataset, compress=compress, progress=True)
         else:
-            write_shapes3d_h5(out, dataset)
+            write_shapes3d_h5(out, dataset, progress=True)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{name}-procedural ({len(dataset)} images): {out}")

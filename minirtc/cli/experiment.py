@@ -8,6 +8,8 @@ import time
 
 import click
 
+from minirtc.progress import progress as progress_bar
+
 
 def _number_list(kind, minimum, maximum=None, max_open=False):
     """A click callback: "2,4,6" -> (2, 4, 6), every value checked against the range."""
@@ -105,15 +107,20 @@ def estimators_command(out, quick, seed, dims, rhos, sigmas, batch_sizes, datase
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     started = time.perf_counter()
+    bars = []  # the bar, made when the number of settings is known
 
     def progress(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 10) == 0:
-            click.echo(f"  {done}/{total} settings ({time.perf_counter() - started:.0f} s)", err=True)
+        if not bars:
+            bars.append(progress_bar(total, "E1 settings", unit="setting"))
+        bars[0].update(done - bars[0].n)
 
     try:
         written = run_estimators(config, out, jobs=jobs, progress=progress)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    finally:
+        for bar in bars:
+            bar.close()
     _echo_written(written, started)
 
 

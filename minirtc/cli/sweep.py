@@ -82,6 +82,11 @@ def _parsed(parser):
     default=None,
     help="Sweep directory.  [default: sweeps/<profile>-<dataset>]",
 )
+@click.option(
+    "--log",
+    multiple=True,
+    help="Live logging of every run trained: tensorboard and/or mlflow, each run under its own name.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the grid and the settings, then exit.")
 def sweep_command(
     models,
@@ -100,6 +105,7 @@ def sweep_command(
     group_seeds,
     retry_failed,
     out,
+    log,
     dry_run,
 ):
     """Train a grid of models x betas x seeds and evaluate each run (paper Sec. 6, E3-E6).
@@ -118,7 +124,14 @@ def sweep_command(
     import json
 
     from minirtc.experiments.sweep import SweepError, describe_plan, plan_sweep, read_spec, run_sweep
+    from minirtc.training.config import ConfigError
+    from minirtc.training.loggers import check_installed, parse_log_option
 
+    try:
+        log = parse_log_option(log)
+        check_installed(log)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     try:
         out, requested = plan_sweep(
             out,
@@ -148,6 +161,7 @@ def sweep_command(
             retry_failed=retry_failed,
             ray_address=ray_address,
             echo=click.echo,
+            log=log,
         )
     except SweepError as error:
         raise click.ClickException(str(error)) from None

@@ -158,12 +158,30 @@ def build_config(
     help="torch: torch.compile the networks (off by default; trains without it, with a warning, "
     "where compile is unavailable).",
 )
+@click.option(
+    "--log",
+    "log",
+    multiple=True,
+    help="Live logging while training: tensorboard and/or mlflow (repeat the flag or use a comma list); "
+    'each needs its extra, e.g. pip install "minirtc[tensorboard]".',
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace a run that --out already holds.")
 @click.option("--quiet", is_flag=True, help="No progress bar; print only the final lines.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 def train_command(
-    profile, config_file, out, seeds, compile_networks, resume, overwrite, quiet, dry_run, bf16, **options
+    profile,
+    config_file,
+    out,
+    seeds,
+    compile_networks,
+    log,
+    resume,
+    overwrite,
+    quiet,
+    dry_run,
+    bf16,
+    **options,
 ):
     """Train a VAE of the total-correlation family and record it in a run directory.
 
@@ -197,19 +215,36 @@ def train_command(
         config = build_config(profile, config_file, resume_dir, given).checked()
     except (ConfigError, TypeError) as error:
         raise click.ClickException(str(error)) from None
+    from minirtc.training.loggers import check_installed, open_loggers, parse_log_option
+
+    try:
+        log = parse_log_option(log)
+        check_installed(log)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     if seeds is not None:
-        _train_seeds(config, seeds, out, resume, overwrite, quiet, dry_run, compile_networks)
+        _train_seeds(config, seeds, out, resume, overwrite, quiet, dry_run, compile_networks, log)
         return
     out = Path(out or f"runs/{config.model}-{config.dataset}-seed{config.seed}")
     if dry_run:
         click.echo(json.dumps(config.to_dict(), indent=2))
         return
+    loggers = open_loggers(log, out) if log else None  # opened at the first history row
     try:
         summary = train(
-            config, out, resume=resume, overwrite=overwrite, progress=not quiet, compile=compile_networks
+            config,
+            out,
+            resume=resume,
+            overwrite=overwrite,
+            progress=not quiet,
+            compile=compile_networks,
+            on_row=loggers,
         )
     except (ConfigError, RunDirectoryError, TrainingFailed, ValueError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from None
+    finally:
+        if loggers is not None:
+            loggers.close()
     data = summary["dataset"]
     click.echo(f"data: {data['name']}, {data['num_items']} items ({data['source']})")
     click.echo(f"run directory: {out}")
@@ -225,9 +260,10 @@ def _first_seed_dir(out: str, seeds: tuple[int, ...]) -> Path:
     return seed_run_dirs(out, DEFAULTS, seeds)[0]
 
 
-def _train_seeds(config, seeds, out, resume, overwrite, quiet, dry_run, compile_networks) -> None:
+def _train_seeds(config, seeds, out, resume, overwrite, quiet, dry_run, compile_networks, log) -> None:
     """--seeds: one call to `train_seeds`, then one line per member."""
     from minirtc.training.ensemble import seed_run_dirs, train_seeds
+    from minirtc.training.loggers import SeedLoggers, open_loggers
     from minirtc.training.loop import RunDirectoryError
 
     outs = seed_run_dirs(out, config, seeds)
@@ -236,6 +272,7 @@ def _train_seeds(config, seeds, out, resume, overwrite, quiet, dry_run, compile_
             json.dumps({**config.to_dict(), "seeds": list(seeds), "out": [str(o) for o in outs]}, indent=2)
         )
         return
+    loggers = SeedLoggers({s: open_loggers(log, o) for s, o in zip(seeds, outs)}) if log else None
     try:
         summaries = train_seeds(
             config,
@@ -245,9 +282,13 @@ def _train_seeds(config, seeds, out, resume, overwrite, quiet, dry_run, compile_
             overwrite=overwrite,
             progress=not quiet,
             compile=compile_networks,
+            on_row=loggers,
         )
     except (ConfigError, RunDirectoryError, ValueError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from None
+    finally:
+        if loggers is not None:
+            loggers.close()
     failed = [s for s in summaries if s["status"] == "failed"]
     for seed, run_dir, summary in zip(seeds, outs, summaries):
         if summary["status"] == "failed":

@@ -37,6 +37,7 @@ from minirtc.data.files import (
     open_npz,
     write_npz,
 )
+from minirtc.progress import track
 
 FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 FACTOR_NAMES = ("color", "shape", "scale", "orientation", "posX", "posY")
@@ -231,19 +232,21 @@ def unpack_images(packed: np.ndarray, width: int = IMAGE_SIDE) -> np.ndarray:
     return np.unpackbits(packed, axis=-1, count=width)
 
 
-def write_dsprites_npz(dest: str | Path, dataset: GroundTruthDataset, compress: bool = True) -> Path:
+def write_dsprites_npz(
+    dest: str | Path, dataset: GroundTruthDataset, compress: bool = True, progress: bool = False
+) -> Path:
     """Write every item of a dSprites-like dataset as an `.npz` in the real file's format; atomic.
 
     Images are rendered and written in chunks, so memory stays O(chunk).  A
     `minirtc_origin` member marks the file as a render, not the real data.
+    `progress`: a bar over the chunks (one line per tenth in a log).
     """
     if dataset.image_shape != (IMAGE_SIDE, IMAGE_SIDE, 1) or dataset.num_factors != len(FACTOR_NAMES):
         raise ValueError(f"{dataset.name} is not dSprites-like (6 factors, 64 x 64 x 1 images)")
     classes, values = grid_labels(dataset)  # (N, 6) each
     N = len(classes)
-    chunks = (
-        dataset.images(np.arange(i, min(i + RENDER_CHUNK, N)))[..., 0] for i in range(0, N, RENDER_CHUNK)
-    )
+    starts = track(range(0, N, RENDER_CHUNK), "render dsprites", unit="chunk", enabled=progress)
+    chunks = (dataset.images(np.arange(i, min(i + RENDER_CHUNK, N)))[..., 0] for i in starts)
     arrays = {
         "imgs": StreamedArray((N, IMAGE_SIDE, IMAGE_SIDE), np.dtype(np.uint8), chunks),
         "latents_classes": classes,

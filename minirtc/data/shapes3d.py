@@ -22,6 +22,7 @@ import numpy as np
 from minirtc.data import scene3d
 from minirtc.data.base import GroundTruthDataset, check_index, grid_labels
 from minirtc.data.files import DataError, atomic_path, describe_file
+from minirtc.progress import track
 
 FILENAME = "3dshapes.h5"
 FACTOR_NAMES = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
@@ -202,8 +203,13 @@ def classes_of_labels(labels: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.nd
     return tuple(values), np.stack(classes, axis=1)
 
 
-def write_shapes3d_h5(dest: str | Path, dataset: GroundTruthDataset, chunk: int = BLOCK) -> Path:
-    """Write every item of a Shapes3D-like dataset as an h5 in the real file's layout (gzip); atomic."""
+def write_shapes3d_h5(
+    dest: str | Path, dataset: GroundTruthDataset, chunk: int = BLOCK, progress: bool = False
+) -> Path:
+    """Write every item of a Shapes3D-like dataset as an h5 in the real file's layout (gzip); atomic.
+
+    `progress`: a bar over the chunks (one line per tenth in a log).
+    """
     import h5py
 
     if dataset.image_shape != IMAGE_SHAPE or dataset.num_factors != len(FACTOR_NAMES):
@@ -220,6 +226,6 @@ def write_shapes3d_h5(dest: str | Path, dataset: GroundTruthDataset, chunk: int 
             chunks=(min(N, 256), *IMAGE_SHAPE),
             compression="gzip",
         )
-        for start in range(0, N, chunk):
+        for start in track(range(0, N, chunk), "render shapes3d", unit="chunk", enabled=progress):
             images[start : start + chunk] = dataset.images(np.arange(start, min(start + chunk, N)))
     return Path(dest)

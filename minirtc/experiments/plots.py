@@ -4,19 +4,19 @@
     tc_mean_comparison.png         Figs. 4, 10: TC_mean of the models side by side, per beta
     elbo.png                       Figs. 5, 6: training ELBO, per beta
     pairplot_<model>.png           Figs. 7, 8: pairs of mean-representation dimensions
-    traversals_<model>.png         one latent dimension varied per row, decoded
+    traversals_<model>.png         one latent varied per row, by KL (as `minirtc show`)
     reconstructions.png            data and each model's reconstruction
 
 Bands are 90% confidence intervals of the mean over seeds (Student t, n - 1 degrees of
 freedom), as the paper's "90% confidence interval"; a single seed gets no band.  Only
 finished runs are plotted; every other grid point is named as missing on the figure and
 in the returned notes.  Figures are drawn on `matplotlib.figure.Figure` objects (no
-pyplot state) with the Agg canvas and written atomically.
+pyplot state) with the Agg canvas and written atomically; the image grids are
+`minirtc.viz`'s, the same as `minirtc show` draws.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,13 @@ import numpy as np
 
 from minirtc.experiments.sweep import METRICS_FILE, RunState, SweepSpec, read_spec, sweep_states
 from minirtc.training import records
+from minirtc.viz import animations, traversal
+from minirtc.viz.grids import as_picture as _as_picture  # noqa: F401  (the name the sweep's tests use)
+from minirtc.viz.grids import reconstruction_grid, traversal_grid
+from minirtc.viz.style import figure_png, paper_style
+from minirtc.viz.style import new_figure as _figure
+from minirtc.viz.style import suptitle as _suptitle
+from minirtc.viz.style import wrap as _wrap
 
 BAND_LEVEL = 0.9  # the paper's 90% confidence interval
 MODEL_COLOURS = {
@@ -34,15 +41,6 @@ MODEL_COLOURS = {
     "beta-tcvae": "#2ca02c",
     "beta-vae": "#9467bd",
 }
-FONT = {
-    "font.size": 8,
-    "axes.titlesize": 9,
-    "axes.labelsize": 8,
-    "legend.fontsize": 7,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
-}
-DPI = 150
 
 
 # -- reading a sweep ---------------------------------------------------------------------
@@ -129,12 +127,6 @@ def missing_note(data: SweepData, models: tuple[str, ...] | None = None, width: 
     return _wrap(text, width)
 
 
-def _wrap(text: str, width: int) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False))
-
-
 # -- bands over seeds -------------------------------------------------------------------
 
 
@@ -183,27 +175,6 @@ def _band_plot(ax, runs: list[RunData], rows: str, key: str, colour, label: str)
 # -- figures -----------------------------------------------------------------------------
 
 
-def _figure(width: float, height: float, layout: str | None = "constrained"):
-    """A Figure on an Agg canvas (no pyplot state); draw it inside `paper_style()`.
-
-    Grids of many small axes use layout=None and fixed margins: constrained layout
-    costs seconds per figure there.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout=layout)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def paper_style():
-    """A context in which figures get the paper-size fonts (matplotlib's rc settings, restored after)."""
-    import matplotlib
-
-    return matplotlib.rc_context(FONT)
-
-
 def _footnote(fig, text: str) -> None:
     """Put `text` (e.g. the missing runs) under the axes, in small grey type."""
     if text:
@@ -219,14 +190,6 @@ def _legend_or_note(ax, loc: str) -> None:
     else:
         ax.text(0.5, 0.5, "no finished runs", ha="center", va="center", color="0.4", transform=ax.transAxes)
         ax.set_xticks([])
-
-
-def _suptitle(fig, text: str, fontsize: float = 8) -> float:
-    """A title wrapped to the figure's width (about 0.55 em per character); returns its height (inches)."""
-    per_line = int(fig.get_figwidth() * 72 / (0.55 * fontsize))
-    wrapped = "\n".join(_wrap(line, per_line) for line in text.split("\n"))
-    fig.suptitle(wrapped, fontsize=fontsize)
-    return (wrapped.count("\n") + 1) * 1.3 * fontsize / 72
 
 
 def _beta_colours(betas: tuple[float, ...]) -> dict[float, Any]:
@@ -365,46 +328,11 @@ def plot_pairplot(mu: np.ndarray, title: str):
     return fig
 
 
-def _as_picture(image: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """(H, W, C) in [0, 1] -> something imshow draws: RGB as is, else channels side by side in grey."""
-    H, W, C = image.shape
-    if C == 3:
-        return np.clip(image, 0, 1), None
-    return image.transpose(0, 2, 1).reshape(H, W * C) if C > 1 else image[..., 0], "gray"
-
-
-def plot_image_grid(images: np.ndarray, row_labels: list[str], column_labels: list[str] | None, title: str):
-    """A grid of images (R, K, H, W, C) in [0, 1] with a label per row (and optionally per column)."""
-    R, K, H, W, C = images.shape
-    cell_h = 0.7 * min(H / (W * (C if C != 3 else 1)), 1.0)
-    width, cells = 1.3 + 0.7 * K, max(cell_h, 0.2) * R * 1.08  # inches
-    fig = _figure(width, cells + 1.0, layout=None)
-    axes = fig.subplots(R, K, squeeze=False)
-    top = _suptitle(fig, title, fontsize=9) + (0.3 if column_labels is not None else 0.1)  # inches
-    height = cells + top + 0.05
-    fig.set_figheight(height)
-    fig.subplots_adjust(
-        left=1.25 / width, right=0.99, bottom=0.05 / height, top=1 - top / height, wspace=0.05, hspace=0.08
-    )
-    for i in range(R):
-        for j in range(K):
-            picture, cmap = _as_picture(images[i, j])
-            axes[i, j].imshow(picture, cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-            axes[i, j].set_xticks([])
-            axes[i, j].set_yticks([])
-            if column_labels is not None and i == 0:
-                axes[i, j].set_title(column_labels[j], fontsize=7)
-        axes[i, 0].set_ylabel(row_labels[i], rotation=0, ha="right", va="center", fontsize=7)
-    return fig
-
-
 def traversal_images(trainer: Any, base_mu: np.ndarray, values: np.ndarray, image_shape) -> np.ndarray:
     """Decode base_mu (D,) with dimension k set to each of `values` (K,) -> images (D, K, H, W, C)."""
-    D, K = len(base_mu), len(values)
-    z = np.broadcast_to(base_mu, (D, K, D)).copy()  # (D, K, D)
-    z[np.arange(D), :, np.arange(D)] = values[None, :]
-    decoded = trainer.decode_latents(z.reshape(D * K, D))  # (D*K, H, W, C)
-    return np.asarray(decoded, dtype=float).reshape(D, K, *image_shape)
+    D = len(base_mu)
+    frames = traversal.traverse(trainer.decode_latents, base_mu[None, :], np.tile(values, (D, 1)))
+    return frames[:, 0].reshape(D, len(values), *image_shape)  # (D, K, H, W, C)
 
 
 # -- the figures of one sweep --------------------------------------------------------------
@@ -482,7 +410,7 @@ def _model_figures(
             size = min(num_points, len(run.dataset))
             images = run.dataset.images(np.sort(rng.choice(len(run.dataset), size=size, replace=False)))
             originals = to_unit_float(images[:8], run.dataset.pixel_max, np.float64)  # (8, H, W, C)
-        mu, _ = run.encode(images)  # (P, D)
+        mu, logvar = run.encode(images)  # (P, D) each
         who = f"{model}, \u03b2 = {chosen.state.run.beta:g}, seed {chosen.state.run.seed}"
         title = (
             f"Mean representation of {len(mu)} items, {who} "
@@ -493,26 +421,15 @@ def _model_figures(
             plot_pairplot(mu, title), out_dir / f"pairplot_{model}.png"
         )
 
-        variance = np.var(mu, axis=0)  # (D,)
-        values = np.linspace(-2.5, 2.5, 9)  # (K,)
-        grid = traversal_images(run.trainer, mu[0], values, run.dataset.image_shape)
-        rows = [f"z{k + 1}  Var[\u03bc]={variance[k]:.2f}" for k in range(len(variance))]
-        fig = plot_image_grid(
-            grid,
-            rows,
-            [f"{v:+.1f}" for v in values],
-            f"Latent traversals, {who}\nrow k: z_k set to the column's value, "
-            "other dimensions at \u03bc of one item",
-        )
+        fig = _traversal_figure(run, mu, logvar, originals[0], who)
         written[f"traversals_{model}"] = save_figure(fig, out_dir / f"traversals_{model}.png")
         reconstructions.append(np.asarray(run.trainer.decode_latents(mu[: len(originals)]), dtype=float))
         labels.append(f"{model}\n\u03b2={chosen.state.run.beta:g}")
     if originals is not None:
-        grid = np.stack([originals, *reconstructions])  # (1 + models, 8, H, W, C)
-        fig = plot_image_grid(
-            grid,
-            ["data", *labels],
-            None,
+        fig = reconstruction_grid(
+            originals,
+            reconstructions,
+            labels,
             "Reconstructions: data (top row) and each model's decoding of \u03bc",
         )
         written["reconstructions"] = save_figure(fig, out_dir / "reconstructions.png")
@@ -525,10 +442,25 @@ def _gaussian_tc(mu: np.ndarray) -> float:
     return float(minirtc.gaussian_tc_of_samples(mu))
 
 
+def _traversal_figure(run: Any, mu: np.ndarray, logvar: np.ndarray, reference: np.ndarray, who: str):
+    """`minirtc show`'s still traversal grid of the first item: latents by KL, inactive ones last."""
+    kl, active = traversal.kl_per_latent(mu, logvar), traversal.active_latents(mu)
+    order = traversal.kl_order(kl, active)
+    values = traversal.traversal_values(mu, 9, "prior")  # (D, K)
+    frames = traversal.traverse(run.decode, mu[:1], values)[:, 0]  # (D, K, H, W, C)
+    labels = animations.latent_labels(kl, active)
+    return traversal_grid(
+        reference,
+        frames[order],
+        [labels[d] for d in order],
+        [f"{v:+.1f}" for v in values[0]],
+        f"Latent traversals, {who}\nrow: one latent swept over the prior's \u00b12.5 sd, the others at "
+        "\u03bc of the input; most informative first",
+        [not active[d] for d in order],
+    )
+
+
 def save_figure(fig: Any, path: str | Path) -> Path:
     """Write `fig` as a PNG at `path`, atomically."""
-    buffer = io.BytesIO()
-    with paper_style():
-        fig.savefig(buffer, format="png", dpi=DPI)
-    records.atomic_write_bytes(Path(path), buffer.getvalue())
+    records.atomic_write_bytes(Path(path), figure_png(fig))
     return Path(path)

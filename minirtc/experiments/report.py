@@ -300,7 +300,8 @@ FIGURE_TEXT = {
     "tc_mean_comparison": "Figs. 4/10 — TC_mean of the models side by side, one panel per β",
     "elbo": "Figs. 5/6 — training ELBO of the models, one panel per β",
     "pairplot": "Figs. 7/8 — pairs of mean-representation dimensions",
-    "traversals": "Latent traversals",
+    "traversals": "Latent traversals, one latent per row by decreasing KL, inactive latents last "
+    "(`minirtc show RUN_DIR` draws them for any run, with GIFs)",
     "reconstructions": "Reconstructions",
 }
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from tqdm.auto import tqdm
 
 from minirtc.metrics.checks import check_codes, check_count, check_rng, sklearn_seed
 from minirtc.metrics.sampling import POINTS_PER_DRAW, RepresentationFn, encode_factors, varying_factors
+from minirtc.progress import track
 
 
 def beta_vae_features(codes1: np.ndarray, codes2: np.ndarray) -> np.ndarray:
@@ -70,9 +70,8 @@ def beta_vae_points(
     varying, rng = varying_factors(dataset), check_rng(rng)
     K = len(dataset.factor_sizes)
     features, labels = [], []
-    for start in tqdm(
-        range(0, num_points, POINTS_PER_DRAW), desc="beta_vae", leave=False, disable=not progress
-    ):
+    draws = range(0, num_points, POINTS_PER_DRAW)
+    for start in track(draws, "beta_vae", enabled=progress, leave=False, log_lines=False):
         g = min(POINTS_PER_DRAW, num_points - start)
         k = rng.integers(0, len(varying), g)  # (g,) the factor each point keeps fixed
         f1 = dataset.sample_factors(g * B, rng).reshape(g, B, K)

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from minirtc.metrics.checks import check_codes, check_count, check_rng
 from minirtc.metrics.sampling import (
@@ -28,6 +27,7 @@ from minirtc.metrics.sampling import (
     sample_codes,
     varying_factors,
 )
+from minirtc.progress import track
 
 PRUNE_STD = 0.05  # SPEC 6: codes whose global std is below this are collapsed
 
@@ -107,9 +107,8 @@ def factor_vae_batches(
     num_votes, B = check_count(num_votes, "num_votes"), check_count(group_size, "group_size", 2)
     varying, rng = varying_factors(dataset), check_rng(rng)
     K = len(dataset.factor_sizes)
-    for start in tqdm(
-        range(0, num_votes, POINTS_PER_DRAW), desc="factor_vae", leave=False, disable=not progress
-    ):
+    draws = range(0, num_votes, POINTS_PER_DRAW)
+    for start in track(draws, "factor_vae", enabled=progress, leave=False, log_lines=False):
         g = min(POINTS_PER_DRAW, num_votes - start)
         k = rng.integers(0, len(varying), g)  # (g,) the factor each batch keeps fixed
         factors = dataset.sample_factors(g * B, rng).reshape(g, B, K)

@@ -35,12 +35,22 @@ def mutual_info_gaps(mi: np.ndarray, entropy: np.ndarray) -> np.ndarray:
     return top_two_gaps(mi) / entropy
 
 
-def mig(factors: np.ndarray, codes: np.ndarray, num_bins: int = NUM_BINS) -> float:
-    """MIG of codes (n, D) for integer factors (n, K)  (SPEC 6)."""
+def mutual_info_matrix(
+    factors: np.ndarray, codes: np.ndarray, num_bins: int = NUM_BINS, allow_constant: bool = False
+) -> np.ndarray:
+    """The (D, K) matrix MIG is computed from: I(binned code d; factor k) in nats.
+
+    `allow_constant`: accept a factor with one value in the sample (its column of MI is 0).
+    """
     c = check_codes(codes)
-    y = check_factors(factors, num_rows=c.shape[0])
-    mi = discrete_mutual_info(histogram_discretize(c, num_bins), y)  # (D, K)
-    return float(np.mean(mutual_info_gaps(mi, discrete_entropy(y))))
+    y = check_factors(factors, num_rows=c.shape[0], allow_constant=allow_constant)
+    return discrete_mutual_info(histogram_discretize(c, num_bins), y)
+
+
+def mig(factors: np.ndarray, codes: np.ndarray, num_bins: int = NUM_BINS) -> float:
+    """MIG of codes (n, D) for integer factors (n, K)  (docs/metrics.md)."""
+    mi = mutual_info_matrix(factors, codes, num_bins)  # (D, K)
+    return float(np.mean(mutual_info_gaps(mi, discrete_entropy(check_factors(factors)))))
 
 
 def compute_mig(

@@ -14,7 +14,6 @@ import zlib
 from typing import Any, Callable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from minirtc.metrics.beta_vae import compute_beta_vae
 from minirtc.metrics.checks import check_count
@@ -26,6 +25,7 @@ from minirtc.metrics.modularity import compute_modularity_explicitness
 from minirtc.metrics.sampling import EncodeFn, mean_representation
 from minirtc.metrics.sap import compute_sap
 from minirtc.metrics.unsupervised import unsupervised_metrics
+from minirtc.progress import progress as progress_bar
 
 METRICS = (
     "beta_vae",
@@ -86,10 +86,11 @@ def evaluate_representation(
     sizes = {"num_train": num_train, "num_eval": num_eval, "num_elbo": check_count(num_elbo, "num_elbo", 2)}
     runners = _runners(encode_fn, sizes, batch_size, progress, n_jobs)
     results = {}
-    bar = tqdm(names, desc="metrics", disable=not progress)
-    for name in bar:
-        bar.set_postfix_str(name)
-        results[name] = runners[name](dataset, metric_rng(seed, name))
+    with progress_bar(len(names), "metrics", unit="metric", enabled=progress) as bar:
+        for name in names:
+            bar.stage(name)
+            results[name] = runners[name](dataset, metric_rng(seed, name))
+            bar.update(1)
     return results
 
 

@@ -114,9 +114,8 @@ def member_data(configs: list[TrainConfig]) -> list[tuple[Any, Any]]:
 
 def _train_batched(configs, outs, checkpoints, progress, compile, on_row) -> list[dict[str, Any]]:
     """The torch members as one batched computation, in phases that bring resumed members level."""
-    from tqdm.auto import tqdm
-
     from minirtc.backends import torch_ensemble
+    from minirtc.progress import progress as progress_bar
 
     data = member_data(configs)
     trainers = torch_ensemble.make_members(configs, [images for _, images in data], data[0][0].pixel_max)
@@ -131,11 +130,11 @@ def _train_batched(configs, outs, checkpoints, progress, compile, on_row) -> lis
     ]
     steps = configs[0].steps
     summaries: dict[int, dict[str, Any]] = {}
-    bar = tqdm(
-        total=steps,
+    bar = progress_bar(
+        steps,
+        f"{configs[0].model} x{len(configs)} seeds",
         initial=min(positions),
-        disable=not progress,
-        desc=f"{configs[0].model} x{len(configs)} seeds",
+        enabled=progress,
         unit="step",
     )
     try:
@@ -181,4 +180,6 @@ def _run_phase(ensemble, recorders, start: int, stop: int, bar) -> tuple[int, di
 
 
 def _member_rows(on_row, seed: int):
+    if on_row is not None and hasattr(on_row, "member"):  # live loggers: the member's own callback
+        return on_row.member(seed)
     return None if on_row is None else (lambda row: on_row(seed, row))

@@ -212,7 +212,7 @@ class RunRecorder:
     """
 
     def __init__(self, config, out, trainer, eval_set, start, progress, on_row):
-        from tqdm.auto import tqdm
+        from minirtc.progress import progress as progress_bar
 
         self.config, self.out, self.trainer, self.eval_set, self.on_row = (
             config,
@@ -221,9 +221,7 @@ class RunRecorder:
             eval_set,
             on_row,
         )
-        self.bar = tqdm(
-            total=config.steps, initial=start, disable=not progress, desc=f"{config.model}", unit="step"
-        )
+        self.bar = progress_bar(config.steps, f"{config.model}", initial=start, enabled=progress, unit="step")
         self.last_train, self.last_eval = _last_rows(out)
         discriminator = trainer.objective.tc_estimator == "discriminator"
         self.images_per_step = config.batch_size * (2 if discriminator else 1)
@@ -244,6 +242,9 @@ class RunRecorder:
         if step % config.eval_every == 0 or step == config.steps:
             self.last_eval = {"kind": "eval", "step": step, **evaluate(self.trainer, self.eval_set)}
             _emit(out, self.last_eval, self.on_row)
+            on_evaluation = getattr(self.on_row, "on_evaluation", None)  # live loggers' pictures
+            if on_evaluation is not None:
+                on_evaluation(step, self.trainer, self.eval_set.images)
         if step % config.checkpoint_every == 0 or step == config.steps:
             records.save_checkpoint(out, step, self.trainer.state())
         self.bar.update(step - self.bar.n)

@@ -36,6 +36,10 @@ class TrainedRun:
         """The representation the metrics score: the posterior mean mu (B, D)."""
         return self.encode(images)[0]
 
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Codes z (B, D) -> the decoder's mean images (B, H, W, C) in [0, 1]."""
+        return self.trainer.decode_latents(z)
+
 
 def load_run(run_dir: str | Path, device: str | None = None) -> TrainedRun:
     """Rebuild the model of `run_dir` and load its latest checkpoint."""

@@ -7,6 +7,7 @@ where the cluster has GPUs (`ray_tasks.py`, pip install 'minirtc[ray]').
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from minirtc.experiments.sweep.plan import plan_tasks
 from minirtc.experiments.sweep.ray_tasks import execute_ray
 from minirtc.experiments.sweep.state import RunState, count_states, sweep_states
 from minirtc.experiments.sweep.tasks import task_runs
+from minirtc.progress import progress as progress_bar
 
 EXECUTORS = ("local", "ray")
 
@@ -43,10 +45,12 @@ def run_sweep(
     retry_failed: bool = False,
     ray_address: str | None = None,
     echo: Callable[[str], None] = print,
+    log: tuple[str, ...] = (),
 ) -> SweepResult:
     """Bring every run of the sweep to `finished` (or `failed`) and evaluate it.
 
     spec None resumes the sweep saved in `sweep_dir`; otherwise see `open_sweep`.
+    `log`: live loggers for every run trained (`minirtc train --log`), each under its run's name.
     """
     if executor not in EXECUTORS:
         raise SweepError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -58,7 +62,9 @@ def run_sweep(
     before = sweep_states(sweep_dir, spec)
     counts = count_states(before)
     echo(f"sweep {sweep_dir}: {len(before)} runs ({_format_counts(counts)})")
-    tasks = plan_tasks(sweep_dir, spec, before, retry_failed)
+    tasks = [
+        dataclasses.replace(t, log=tuple(log)) for t in plan_tasks(sweep_dir, spec, before, retry_failed)
+    ]
     total = sum(len(task_runs(task)) for task in tasks)
     if spec.group_seeds:
         echo(f"  {total} runs to work on in {len(tasks)} groups of seeds (one task per model and beta)")
@@ -66,15 +72,18 @@ def run_sweep(
         if state.state == "failed" and not retry_failed:
             echo(f"  not retried (failed; --retry-failed to retry): {state.run.name}: {state.error}")
     done: list[dict[str, Any]] = []
+    bar = progress_bar(total, "sweep", unit="run", log_lines=False)  # in a log, the lines below suffice
 
     def on_done(outcome: dict[str, Any]) -> None:
         done.append(outcome)
-        echo(f"[{len(done)}/{total}] {_format_outcome(outcome)}")
+        bar.update(1)
+        bar.write(f"[{len(done)}/{total}] {_format_outcome(outcome)}", echo)
 
-    if executor == "ray":
-        interrupted = execute_ray(tasks, on_done, ray_address)
-    else:
-        interrupted = execute_local(tasks, jobs, on_done)
+    with bar:
+        if executor == "ray":
+            interrupted = execute_ray(tasks, on_done, ray_address)
+        else:
+            interrupted = execute_local(tasks, jobs, on_done)
     states = sweep_states(sweep_dir, spec)
     result = SweepResult(spec, done, states, interrupted, time.perf_counter() - start)
     echo(f"done in {result.wall_s:.0f} s: {_format_counts(count_states(states))}")

@@ -41,6 +41,7 @@ class RunTask:
     run: str  # run name
     retry_failed: bool = False
     threads: int | None = None  # BLAS / torch threads in the worker; None leaves them alone
+    log: tuple[str, ...] = ()  # live loggers (minirtc.training.loggers), each run under its own name
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class GroupTask:
     runs: tuple[str, ...]  # run names of one cell that need work, seeds in increasing order
     retry_failed: bool = False
     threads: int | None = None  # torch threads in the worker; None leaves them alone
+    log: tuple[str, ...] = ()  # live loggers (minirtc.training.loggers), each run under its own name
 
 
 def task_runs(task: RunTask | GroupTask) -> tuple[str, ...]:
@@ -104,7 +106,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     with _thread_limits(task.threads, torch_backend=spec.train.get("backend") == "torch"), run_lock(run_dir):
         before = run_state(run, run_dir)
         trained = needs_training(before, task.retry_failed)
-        error = train_run(spec.config(run), run_dir) if trained else None
+        error = train_run(spec.config(run), run_dir, task.log) if trained else None
         return _finish(spec, before, trained, error, task.retry_failed, clock)
 
 
@@ -123,7 +125,11 @@ def execute_group(task: GroupTask) -> list[dict[str, Any]]:
         before = [run_state(run, run_dir) for run, run_dir in zip(runs, run_dirs)]
         to_train = [state for state in before if needs_training(state, task.retry_failed)]
         clock = _clock()
-        errors = train_group(spec, [s.run for s in to_train], [s.path for s in to_train]) if to_train else {}
+        errors = (
+            train_group(spec, [s.run for s in to_train], [s.path for s in to_train], task.log)
+            if to_train
+            else {}
+        )
         wall_s, cpu_s = _elapsed(clock)
         outcomes = []
         for state in before:
@@ -184,26 +190,34 @@ def _outcome(
     }
 
 
-def train_run(config: TrainConfig, run_dir: Path) -> str | None:
+def train_run(config: TrainConfig, run_dir: Path, log: tuple[str, ...] = ()) -> str | None:
     """Train `config` in `run_dir`, resuming from its checkpoint; the error text if it failed.
 
     A NaN is recorded by the training loop itself; any other exception is recorded here
     in summary.json (status "failed", error, traceback), so the sweep can go on.
+    `log`: live loggers, the run named after its directory.
     """
     from minirtc.training import TrainingFailed, train
+    from minirtc.training.loggers import open_loggers
 
+    loggers = open_loggers(log, run_dir) if log else None
     try:
-        train(config, run_dir, resume=True, progress=False)
+        train(config, run_dir, resume=True, progress=False, on_row=loggers)
     except TrainingFailed as error:
         return str(error)
     except Exception as error:  # record every fault of one run; the sweep goes on
         message = f"{type(error).__name__}: {error}"
         _record_failure(run_dir, message)
         return message
+    finally:
+        if loggers is not None:
+            loggers.close()
     return None
 
 
-def train_group(spec: SweepSpec, runs: list[RunSpec], run_dirs: list[Path]) -> dict[str, str | None]:
+def train_group(
+    spec: SweepSpec, runs: list[RunSpec], run_dirs: list[Path], log: tuple[str, ...] = ()
+) -> dict[str, str | None]:
     """Train the runs of one (model, beta) cell as one ensemble, each resuming from its checkpoint.
 
     Returns {run name: error text or None}.  A member's NaN is recorded by the ensemble
@@ -211,13 +225,17 @@ def train_group(spec: SweepSpec, runs: list[RunSpec], run_dirs: list[Path]) -> d
     member not yet finished, as `train_run` records it for one run.
     """
     from minirtc.training.ensemble import train_seeds
+    from minirtc.training.loggers import SeedLoggers, open_loggers
 
     cells = sorted({(run.model, run.beta) for run in runs})
     if len(cells) != 1:
         raise SweepError(f"a group trains the seeds of one (model, beta), got {cells}")
     seeds = tuple(run.seed for run in runs)
+    loggers = SeedLoggers({s: open_loggers(log, d) for s, d in zip(seeds, run_dirs)}) if log else None
     try:  # the cell's configs differ only in the seed (SweepSpec.config), as train_seeds needs
-        summaries = train_seeds(spec.config(runs[0]), seeds, run_dirs, resume=True, progress=False)
+        summaries = train_seeds(
+            spec.config(runs[0]), seeds, run_dirs, resume=True, progress=False, on_row=loggers
+        )
     except Exception as error:  # record every fault of the group; the sweep goes on
         message = f"{type(error).__name__}: {error}"
         errors = {}
@@ -228,6 +246,9 @@ def train_group(spec: SweepSpec, runs: list[RunSpec], run_dirs: list[Path]) -> d
             else:
                 errors[run.name] = None
         return errors
+    finally:
+        if loggers is not None:
+            loggers.close()
     return {run.name: s.get("error") if s["status"] == "failed" else None for run, s in zip(runs, summaries)}
 
 

@@ -4,15 +4,29 @@
 `minirtc.backends` (a different PyPI project already owns the name `backends`).
 """
 
+import re
+from pathlib import Path
+
 from setuptools import setup
+
+HERE = Path(__file__).parent
+# The version lives in one place, minirtc/__init__.py; read as text so that setup never imports the package.
+VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "minirtc" / "__init__.py").read_text(), re.M)[1]
 
 setup(
     name="minirtc",
-    version="0.1.0",
+    version=VERSION,
     description="Reference implementation of RTC-VAE and total-correlation VAEs "
     "(NumPy/autograd for teaching, torch for scale)",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    license="MIT",
+    classifiers=[
+        "License :: OSI Approved :: MIT License",
+        "Programming Language :: Python :: 3",
+        "Intended Audience :: Science/Research",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
     python_requires=">=3.9",
     packages=[
         "minirtc",
@@ -39,6 +53,8 @@ setup(
         # Ray is in the test extra so that CI runs the sweep's Ray executor on a local instance.
         "test": ["pytest>=7", "ruff>=0.4", "ray>=2.9,<3"],
         "ray": ["ray>=2.9,<3"],
+        # The documentation site (mkdocs.yml): `mkdocs build --strict` or `mkdocs serve`.
+        "docs": ["mkdocs>=1.5", "mkdocs-material>=9", "pymdown-extensions>=10"],
     },
     entry_points={"console_scripts": ["minirtc=minirtc.cli:main"]},
 )

@@ -63,9 +63,8 @@ def experiment_group() -> None:
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
-    default=min(2, os.cpu_count() or 1),
-    show_default=True,
-    help="Worker processes (results do not depend on it).",
+    default=None,
+    help="Worker processes (results do not depend on it).  [default: 2, or 1 on a one-core machine]",
 )
 def estimators_command(out, quick, seed, dims, rhos, sigmas, batch_sizes, dataset_size, repeats, disc_steps,
                        no_discriminator, jobs):  # fmt: skip
@@ -111,6 +110,7 @@ def estimators_command(out, quick, seed, dims, rhos, sigmas, batch_sizes, datase
             click.echo(f"  {done}/{total} settings ({time.perf_counter() - started:.0f} s)", err=True)
 
     try:
+        jobs = jobs if jobs is not None else min(2, os.cpu_count() or 1)
         written = run_estimators(config, out, jobs=jobs, progress=progress)
     except ValueError as error:
         raise click.ClickException(str(error)) from None

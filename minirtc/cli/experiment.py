@@ -39,7 +39,7 @@ def _echo_written(written, started: float) -> None:
 
 @click.group("experiment")
 def experiment_group() -> None:
-    """The paper's estimator experiments on synthetic latents (SPEC 9: E1, E2)."""
+    """The paper's estimator experiments on synthetic latents (E1, E2; docs/experiments.md)."""
 
 
 @experiment_group.command("estimators", short_help="E1: TC estimators vs both references (Fig. 1).")

@@ -4,7 +4,7 @@
 
 where j(k) and j'(k) are the codes with the largest and second-largest mutual
 information with factor k.  Codes are histogram-discretised into 20 bins
-(SPEC 6); 10,000 points by default.  A factor with more values than bins can
+(docs/metrics.md); 10,000 points by default.  A factor with more values than bins can
 reach at most log(20)/H(y_k) < 1 even for a perfect code.
 """
 
@@ -36,7 +36,7 @@ def mutual_info_gaps(mi: np.ndarray, entropy: np.ndarray) -> np.ndarray:
 
 
 def mig(factors: np.ndarray, codes: np.ndarray, num_bins: int = NUM_BINS) -> float:
-    """MIG of codes (n, D) for integer factors (n, K)  (SPEC 6)."""
+    """MIG of codes (n, D) for integer factors (n, K)  (docs/metrics.md)."""
     c = check_codes(codes)
     y = check_factors(factors, num_rows=c.shape[0])
     mi = discrete_mutual_info(histogram_discretize(c, num_bins), y)  # (D, K)

@@ -1,4 +1,4 @@
-"""Wall time and peak memory of `minirtc.decompose` (SPEC 3 "Memory"; issue 2, item 4).
+"""Wall time and peak memory of `minirtc.decompose` (bounded memory, docs/estimators.md#the-common-form).
 
 Each case runs in a fresh subprocess, so one case's memory cannot hide another's: the worker
 builds its inputs, notes its resident set (VmRSS), runs `decompose` once, and reports the
@@ -25,7 +25,7 @@ import tempfile
 import time
 
 BYTES_PER_FLOAT = 8
-TEMPORARIES = 8  # (rows, M, D) float64 arrays alive at once (NumPy, measured at M = 1024; torch ~4)
+TEMPORARIES = 8  # (rows, M, D) float64 arrays alive at once in NumPy (about 4 in torch)
 
 
 def predicted_bytes(M: int, D: int, chunk_size: int | None) -> int:

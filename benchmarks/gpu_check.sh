@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU check of issue 8: the CUDA tests, then the benchmarks on the GPU, ending with
+# The prepared GPU check: the CUDA tests, then the benchmarks on the GPU, ending with
 # the headline numbers for the note: steps/s single and ensemble (K = 3, 5), the fraction of the
 # step that is overhead, and peak GPU memory (torch.cuda.max_memory_allocated).
 #

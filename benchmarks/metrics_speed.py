@@ -1,4 +1,4 @@
-"""How long each metric of SPEC 6 takes at its default sizes, on a dSprites-sized factor grid.
+"""How long each metric of docs/metrics.md takes at its default sizes, on a dSprites-sized factor grid.
 
     python benchmarks/metrics_speed.py [--quick] [--metrics all|a,b] [--n-jobs N]
                                        [--images fake|procedural] [--out FILE.json]
@@ -30,7 +30,7 @@ from minirtc.data.files import atomic_path
 from minirtc.metrics import evaluate_representation, mig
 from minirtc.metrics.suite import resolve_metrics
 
-DSPRITES_SIZES = (1, 3, 6, 40, 32, 32)  # colour, shape, scale, orientation, posX, posY (SPEC 7)
+DSPRITES_SIZES = (1, 3, 6, 40, 32, 32)  # colour, shape, scale, orientation, posX, posY (docs/data.md)
 
 
 class FactorVectors(GroundTruthDataset):

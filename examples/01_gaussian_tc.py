@@ -7,7 +7,7 @@ its marginals:
 
     TC(x) = KL( p(x) || prod_k p(x_k) ) = E_p[ log p(x) - sum_k log p(x_k) ].
 
-For x ~ N(m, S) it has a closed form (the paper's Proposition 1, SPEC 3.5):
+For x ~ N(m, S) it has a closed form (the paper's Proposition 1, docs/estimators.md#closed-form-gaussian-tc):
 
     TC(x) = 0.5 * ( sum_k log S_kk - log det S ).
 

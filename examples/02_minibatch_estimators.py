@@ -5,7 +5,7 @@
 A VAE's aggregate posterior over a dataset of N items is the N-point mixture
 q(z) = (1/N) sum_n q(z|n).  On a minibatch of M items, Chen et al.'s estimators
 score each sample z_i under the M posteriors of the batch and mix them with a
-weight matrix W (SPEC 3):
+weight matrix W (docs/estimators.md):
 
     log q(z_i)  ~= log sum_j W[i, j] prod_k q(z_ik | n_j)
     log q(z_ik) ~= log sum_j W[i, j]        q(z_ik | n_j)
@@ -50,7 +50,7 @@ print(
     "\nWhat the weights do:"
     "\n- MWS gives every posterior 1/(N M): each row sums to 1/N, not 1.  The missing log N enters"
     "\n  log q(z) once and each of the D marginals once, so MWS as published carries (D - 1) log(N M)"
-    "\n  more than the same estimator without constants (SPEC 3)."
+    "\n  more than the same estimator without constants (docs/estimators.md)."
     "\n- MSS1 weights the sample's OWN posterior 1/N (it is one of N items), one other item"
     "\n  (N - M')/(N M') (it stands in for the N - M' items not in the batch), the rest 1/M'.  Rows sum to 1."
     "\n- MSS0 (Chen et al.'s released code) writes those two special weights into columns 0 and 1"
@@ -75,7 +75,8 @@ def one_batch(D: int, rng: np.random.Generator) -> dict[str, float]:
     latents = gaussian_latents(rng, N, np.eye(D), sigma)  # the dataset's N posteriors
     z, mu, logvar = latents.batch(rng, M)  # (M, D) each: M distinct items, one z each
     tc = {"population": latents.population_tc()}  # z ~ N(0, (1 + sigma^2) I): TC = 0
-    # the exact mixture TC at the same z: a logsumexp over all N posteriors (SPEC 4)
+    # the exact mixture TC at the same z: a logsumexp over all N posteriors
+    # (docs/theory.md#elbo-decomposition)
     tc["exact"] = float(minirtc.decompose_exact(z, mu, logvar, latents.mu, latents.logvar, chunk_size=256).tc)
     for method in methods:
         tc[method] = float(minirtc.decompose(z, mu, logvar, N, method).tc)

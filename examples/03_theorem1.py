@@ -2,7 +2,7 @@
 
     python examples/03_theorem1.py [--quick] [--seed N] [--out DIR]
 
-The paper's central point (sec. 2, SPEC 5).  Let the mean representation be
+The paper's central point (sec. 2, docs/theory.md#theorem-1).  Let the mean representation be
 mu ~ N(0, S_rho), all pairs correlated rho.  Then TC(mu) = -0.5 log det S_rho,
 which goes to infinity as rho -> 1.  But a VAE penalises the TC of the SAMPLES
 z | mu ~ N(mu, sigma'(mu)^2): with any posterior width bounded as in eq. (1),

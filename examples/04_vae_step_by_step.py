@@ -8,7 +8,7 @@ backend (`minirtc.backends.numpy_backend`):
     encoder        x (M, P) -> mu, logvar (M, D)            q(z|x) = N(mu, diag exp(logvar))
     reparam.       z = mu + exp(logvar / 2) * eps,  eps ~ N(0, I)
     decoder        z (M, D) -> logits (M, P)                 p(x|z) = Bernoulli(sigmoid(logits))
-    ELBO           E_q[log p(x|z)] - KL(q(z|x) || N(0, I))   (SPEC 2, model "vae")
+    ELBO           E_q[log p(x|z)] - KL(q(z|x) || N(0, I))   (docs/theory.md#objectives, model "vae")
     gradient       autograd.grad of -ELBO with respect to every weight
     Adam           m, v running moments, bias-corrected, one step per batch
 
@@ -39,7 +39,7 @@ num_items = 2_000 if args.quick else 5_000  # training images
 num_steps = 120 if args.quick else 600  # Adam steps
 log_every = 20 if args.quick else 50  # print the loss every this many steps
 M, D, hidden = 64, 10, (128,)  # batch size, latents, encoder hidden widths (the decoder mirrors them)
-lr, betas = 1e-3, (0.9, 0.999)  # Adam (a classroom learning rate: 10x SPEC 8's, for short runs)
+lr, betas = 1e-3, (0.9, 0.999)  # Adam (a classroom learning rate: 10x the paper profile's, for short runs)
 lesson = Lesson("04_vae_step_by_step")
 
 # Classroom scale: 2x2 max-pooling turns the 64x64 sprites into 32x32 ones (a pooled pixel is on
@@ -114,7 +114,7 @@ lesson.check(
 
 # %% The loss as a function of the weights: what autograd differentiates
 def negative_elbo(params: dict, x: np.ndarray, eps: np.ndarray) -> float:
-    """-ELBO averaged over the batch: the VAE's loss (SPEC 2, model "vae")."""
+    """-ELBO averaged over the batch: the VAE's loss (docs/theory.md#objectives, model "vae")."""
     mu, logvar = nb.encode(params, x)  # (M, D) each
     z = nb.reparameterise(mu, logvar, eps)  # (M, D)
     logits = nb.decode(params, z)  # (M, P)

@@ -3,7 +3,8 @@
     python examples/05_density_ratio.py [--quick] [--seed N] [--out DIR]
 
 TC(z) = E_q[ log q(z) / prod_k q(z_k) ] needs a density ratio we cannot write
-down for a VAE.  The density-ratio trick (Kim & Mnih 2018, SPEC 3.4) learns it:
+down for a VAE.  The density-ratio trick (Kim & Mnih 2018;
+docs/estimators.md#density-ratio-discriminator) learns it:
 
 1. Shuffle each latent dimension independently across a batch (`permute_dims`):
    the marginals stay, the dependence goes -- a sample of prod_k q(z_k).

@@ -6,13 +6,14 @@ FactorVAE penalises the total correlation of the SAMPLED representation z. The p
 Theorem 1 says that this leaves the MEAN representation mu free to stay correlated:
 noise of variance sigma^2 added to mu can make z look independent. RTC-VAE adds the
 variance penalty eta * sum_k mean_n sigma_k^2(n) (eq. (4)), which pulls z towards mu,
-so that penalising TC(z) also reaches TC(mu). The paper's claim 4 (SPEC 9):
+so that penalising TC(z) also reaches TC(mu). The paper's claim 4 (docs/experiments.md):
 
     rtc-vae:     TC_mean ~= TC_sample
     factor-vae:  TC_mean  >  TC_sample
 
 with TC_mean and TC_sample the closed-form Gaussian TC of the covariance of mu and of z
-over the data (Proposition 1, SPEC 3.5). Both models are trained here at classroom
+over the data (Proposition 1; docs/estimators.md#closed-form-gaussian-tc). Both models are
+trained here at classroom
 scale (small MLPs, a few hundred steps, one seed, 32x32 images), with the same seed,
 data and discriminator; the numbers are printed whichever way they fall.
 """
@@ -41,7 +42,7 @@ COLOURS = {"rtc-vae": "tab:blue", "factor-vae": "tab:red"}
 lesson = Lesson("06_rtc_vs_factor_vae")
 
 # Classroom scale: 2x2 max-pooling turns the 64x64 sprites into 32x32 ones (a pooled pixel is
-# on if any of its four is), which makes each step about 2.5x cheaper and keeps the shapes.
+# on if any of its four is): a quarter of the pixels per step, and the shapes are kept.
 dataset = data.load("dsprites-procedural", subset=num_items, seed=args.seed)
 images64 = dataset.images(np.arange(len(dataset)))  # (N, 64, 64, 1) uint8 in {0, 1}
 N, H, W, C = images64.shape
@@ -57,7 +58,7 @@ def classroom_config(model: str) -> TrainConfig:
         hidden=(64,),  # a small MLP encoder 1024-64-20 and decoder 10-64-1024
         disc_hidden=64,  # a small discriminator (Kim & Mnih: 6 x 1000) ...
         disc_layers=2,  # ... with the same LeakyReLU(0.2) MLP shape
-        lr=1e-3,  # 10x SPEC 8's rate: a few hundred steps instead of 300,000
+        lr=1e-3,  # 10x the paper profile's rate: a few hundred steps instead of 300,000
         disc_lr=1e-3,
         batch_size=64,
         seed=args.seed,

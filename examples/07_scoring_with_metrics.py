@@ -2,7 +2,7 @@
 
     python examples/07_scoring_with_metrics.py [--quick] [--seed N] [--out DIR] [--run RUN_DIR]
 
-Part 1 scores a model with the disentanglement metrics of SPEC 6: a short rtc-vae run
+Part 1 scores a model with the disentanglement metrics of docs/metrics.md: a short rtc-vae run
 trained here, or the run directory given with --run (anything `minirtc train` wrote).
 
 Part 2 is the paper's section 6.1 point, on the dataset's factors directly (no model):
@@ -45,7 +45,9 @@ if run_args.run is not None and not (run_args.run / "config.json").is_file():
         f"--run {run_args.run}: not a minirtc run directory (no config.json); train one with minirtc train"
     )
 single_threaded_blas()  # small matrices: one BLAS thread is faster than several fighting over the cores
-num_train, num_eval = (800, 400) if args.quick else (5_000, 2_500)  # metric points (SPEC 6: 10,000 / 5,000)
+num_train, num_eval = (
+    (800, 400) if args.quick else (5_000, 2_500)
+)  # metric points (the reference recipe: 10,000 / 5,000)
 lesson = Lesson("07_scoring_with_metrics")
 
 # %% Part 1: a trained model
@@ -58,7 +60,7 @@ if run_args.run is None:
         hidden=(64,),  # a small MLP (the classroom profile has 256)
         disc_hidden=64,
         disc_layers=2,
-        lr=1e-3,  # 10x SPEC 8's rate, for a short run
+        lr=1e-3,  # 10x the paper profile's rate, for a short run
         disc_lr=1e-3,
         log_every=20 if args.quick else 50,
         eval_every=40 if args.quick else 300,

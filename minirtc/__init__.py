@@ -4,7 +4,7 @@ The core math is written once (this package's top-level modules) against a
 small operations interface (`minirtc.ops`) and runs on NumPy/autograd and on
 torch; `minirtc.backends` holds the two implementations and their models.
 
-Public API (SPEC sections 1-5):
+Public API (docs/theory.md, docs/estimators.md):
     log_normal, kl_normal, bernoulli_log_likelihood        densities.py
     log_weight_matrix, decompose, exact_log_qz, decompose_exact   estimators.py
     variance_penalty, dip_penalty                          penalties.py

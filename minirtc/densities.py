@@ -1,6 +1,6 @@
 """Log densities and the closed-form KL of the VAE's Gaussian and Bernoulli terms.
 
-SPEC section 1: q(z|n) = N(mu(n), diag(exp(logvar(n)))), p(z) = N(0, I), and a
+docs/theory.md#notation: q(z|n) = N(mu(n), diag(exp(logvar(n)))), p(z) = N(0, I), and a
 Bernoulli decoder p(x|z) with logits.  Conventions that change numbers: the
 likelihood and the KL are SUMMED over pixels and latents (per example); the
 batch mean is taken by the objectives, never here.

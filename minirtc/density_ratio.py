@@ -1,4 +1,6 @@
-"""FactorVAE's density-ratio estimate of TC with a discriminator (SPEC 3.4).
+"""FactorVAE's density-ratio estimate of TC with a discriminator.
+
+See docs/estimators.md#density-ratio-discriminator.
 
 A discriminator maps z (D,) to 2 logits: column 0 scores "drawn from q(z)"
 (a batch sample), column 1 "drawn from prod_k q(z_k)" (a batch whose every
@@ -7,7 +9,7 @@ dimension was shuffled independently).  With D(z) = softmax(logits)[0],
     TC(z) = E_q(z)[ log q(z) / prod_k q(z_k) ] ~= E_q[ log D(z) / (1 - D(z)) ]
           = mean_i [ logit_real(z_i) - logit_fake(z_i) ].
 
-The paper's eq. (8) drops the log; that is a typo (SPEC 3.4).
+The paper's eq. (8) drops the log; that is a misprint (docs/estimators.md#density-ratio-discriminator).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Minibatch estimators of log q(z) and the ELBO's KL decomposition (SPEC section 3).
+"""Minibatch estimators of log q(z) and the ELBO's KL decomposition (docs/estimators.md).
 
 The aggregate posterior of a dataset of N items is the N-component mixture
 
@@ -17,11 +17,11 @@ and mixes the components with a log-weight matrix logW (M, M):
 The estimators (MWS, MSS0, MSS1, MWS without constants) differ ONLY in logW,
 built by `log_weight_matrix`.  They estimate the TC of the finite mixture above,
 not of a population Gaussian: `exact_log_qz` gives that mixture's exact value by
-a full-data logsumexp (SPEC 3 "What the minibatch estimators estimate", SPEC 4).
+a full-data logsumexp (docs/estimators.md#what-the-minibatch-estimators-estimate).
 
 References: Chen et al. 2018 (Isolating sources of disentanglement), Appendix C;
 the RTC-VAE paper, eqs. (5), (6), (11) and Appendix A.2 (eq. (6) is garbled in
-print; SPEC 3 states the intended weights).
+print; docs/estimators.md#mss-corrected states the intended weights).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def log_weight_matrix(method: str, batch_size: int, dataset_size: int) -> onp.nd
       +(D - 1) log(N M) relative to "mws-noconst".
     - "mws-noconst": MWS with the constants dropped (every weight 1), the
       convention of disentanglement_lib.  Same gradients, very different value:
-      it reads far BELOW the true TC (SPEC 3).
+      it reads far BELOW the true TC (docs/estimators.md).
     - "mss1": Minibatch Stratified Sampling as the paper corrects it (App. A.2):
       with M' = M - 1, weight 1/M' everywhere except W[i, i] = 1/N (the sample's
       own posterior) and W[i, (i+1) % M] = (N - M') / (N M') (one item stands in
@@ -162,7 +162,8 @@ def exact_log_qz(
 
     z: (M, D) points; dataset_mu, dataset_logvar: (N, D), every item's posterior.
     `chunk_size` walks the dataset that many posteriors at a time and merges the
-    chunks with logaddexp, so memory is O(M * chunk_size * D).  SPEC 3 and 4.
+    chunks with logaddexp, so memory is O(M * chunk_size * D).
+    See docs/estimators.md and docs/theory.md#elbo-decomposition.
     """
     N, D = _check_pair(dataset_mu, dataset_logvar, "dataset_mu", "dataset_logvar")
     if N < 1:
@@ -194,7 +195,7 @@ def decompose_exact(
     dataset_logvar: Array,
     chunk_size: int | None = None,
 ) -> TCDecomposition:
-    """The KL decomposition with the EXACT full-data q(z) (SPEC 4), at samples z.
+    """The KL decomposition with the EXACT full-data q(z) (docs/theory.md#elbo-decomposition), at samples z.
 
     z, mu, logvar: (M, D), z_i drawn from q(z | n_i); dataset_mu/logvar (N, D)
     are the posteriors of the whole dataset (or a stated subset) that defines q(z).
@@ -206,7 +207,7 @@ def decompose_exact(
 
 
 def _assemble(log_q_zx: Array, log_qz: Array, log_qz_marginals: Array, z: Array) -> TCDecomposition:
-    """MI, TC and dimKL as batch means of the per-sample terms (SPEC 3)."""
+    """MI, TC and dimKL as batch means of the per-sample terms (docs/estimators.md)."""
     ops = ops_for(z)
     log_prod_qzk = ops.sum(log_qz_marginals, axis=1)  # (M,)  log prod_k q(z_ik)
     log_pz = log_standard_normal(z)  # (M, D)  log p(z_ik)

@@ -1,4 +1,6 @@
-"""Closed-form total correlation of a Gaussian (the paper's Proposition 1, SPEC 3.5).
+"""Closed-form total correlation of a Gaussian (the paper's Proposition 1, eq. (9)).
+
+See docs/estimators.md#closed-form-gaussian-tc.
 
 For x ~ N(m, S):  TC(x) = 0.5 * (sum_k log S_kk - log det S).
 

@@ -1,6 +1,6 @@
 """Regularisers on the encoder's moments: RTC-VAE's variance penalty and DIP-VAE's.
 
-SPEC section 2.
+docs/theory.md#objectives.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The minibatch estimators against SPEC 3 read literally: brute-force loops, weights, chunking.
+"""The minibatch estimators against docs/estimators.md read literally: brute-force loops, weights, chunking.
 
-The reference weights below are built from the SPEC 3 text, entry by entry, never by calling
+The reference weights below are built from the formulas of docs/estimators.md, entry by entry,
+never by calling
 `log_weight_matrix`; the reference estimates are plain Python loops over (i, j, k) with
 math.log / math.exp.
 """
@@ -19,7 +20,7 @@ M, D, N = 5, 3, 20  # tiny: batch, latents, dataset size
 
 
 def spec_weights(method: str, M: int, N: int) -> list[list[float]]:
-    """W[i][j] (not log) exactly as the SPEC 3 bullets describe each estimator."""
+    """W[i][j] (not log) exactly as docs/estimators.md describes each estimator."""
     if method == "mws":
         return [[1.0 / (N * M)] * M for _ in range(M)]
     if method == "mws-noconst":
@@ -49,7 +50,7 @@ def normal_density(x: float, mu: float, logvar: float) -> float:
 
 
 def brute_force(z, mu, logvar, W) -> dict[str, object]:
-    """log q(z_i), log q(z_ik), MI, TC, dimKL by loops over i, j, k (SPEC 3 formulas)."""
+    """log q(z_i), log q(z_ik), MI, TC, dimKL by loops over i, j, k (docs/estimators.md formulas)."""
     M, D = len(z), len(z[0])
     log_qz, log_qz_marginals, log_q_zx = [], [], []
     for i in range(M):
@@ -103,7 +104,7 @@ def test_log_weight_matrix_equals_spec_text(method: str) -> None:
 
 @pytest.mark.parametrize(("batch", "dataset"), [(2, 2), (2, 7), (5, 5), (6, 20), (64, 1000)])
 def test_row_sums(batch: int, dataset: int) -> None:
-    """MSS1 rows sum to 1, MWS rows to 1/N, MSS0 rows to 1 except row M'-1 (SPEC 3)."""
+    """MSS1 rows sum to 1, MWS rows to 1/N, MSS0 rows to 1 except row M'-1 (docs/estimators.md)."""
     W = {m: np.exp(minirtc.log_weight_matrix(m, batch, dataset)) for m in minirtc.METHODS}
     np.testing.assert_allclose(W["mss1"].sum(axis=1), 1.0, rtol=1e-14)
     np.testing.assert_allclose(W["mws"].sum(axis=1), 1.0 / dataset, rtol=1e-14)
@@ -238,7 +239,8 @@ def traced_peak_bytes(fn) -> int:
 
 @pytest.mark.parametrize("method", minirtc.METHODS)
 def test_chunked_memory_is_bounded_by_the_chunk(method: str) -> None:
-    """SPEC 3 "Memory": with chunk_size c, memory is O(c M D), not O(M^2): at M = 1024, D = 1,
+    """Bounded memory (docs/estimators.md#the-common-form): with chunk_size c, memory is O(c M D),
+    not O(M^2): at M = 1024, D = 1,
     c = 32 a (c, M, D) slice is 256 KiB, while one (M, M) float64 matrix would be 8 MiB."""
     M_, D_, chunk = 1024, 1, 32
     z, mu, logvar = latents(13, M=M_, D=D_)

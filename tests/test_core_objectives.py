@@ -1,6 +1,8 @@
-"""Objectives (SPEC 2), penalties and the discriminator's TC (SPEC 3.4) against brute force.
+"""Objectives, penalties and the discriminator's TC against brute force.
 
-The objectives are recomputed from an independent transcription of the SPEC 2 table, with
+See docs/theory.md#objectives and docs/estimators.md#density-ratio-discriminator.
+
+The objectives are recomputed from an independent transcription of docs/theory.md#objectives, with
 hyper-parameters chosen unequal so that a swapped weight shows.
 """
 
@@ -75,7 +77,7 @@ def test_batch_covariance_is_biased_numpy_cov(batch) -> None:
 
 
 # ---------------------------------------------------------------------------
-# The discriminator (SPEC 3.4)
+# The discriminator (docs/estimators.md#density-ratio-discriminator)
 # ---------------------------------------------------------------------------
 
 
@@ -166,14 +168,14 @@ def test_permute_dims_breaks_the_dependence(rng: np.random.Generator) -> None:
 
 
 # ---------------------------------------------------------------------------
-# The objectives (SPEC 2)
+# The objectives (docs/theory.md#objectives)
 # ---------------------------------------------------------------------------
 
 HYPER = {"beta": 2.5, "gamma": 1.7, "alpha": 0.6, "eta": 3.0, "lambda_od": 0.8, "lambda_d": 2.2}
 
 
 def spec2_objective(model: str, terms: dict[str, float], h: dict[str, float]) -> float:
-    """SPEC 2's table, transcribed independently of minirtc.objectives."""
+    """The objectives of docs/theory.md#objectives, transcribed independently of minirtc.objectives."""
     recon, kl = terms["recon"], terms["kl"]
     if model == "vae":
         return recon - kl
@@ -190,7 +192,7 @@ def spec2_objective(model: str, terms: dict[str, float], h: dict[str, float]) ->
 
 
 def independent_terms(model: str, estimator: str, b: dict[str, np.ndarray], h: dict[str, float]) -> dict:
-    """The terms from the separately tested building blocks, batch-averaged as SPEC 1 says."""
+    """The terms from the separately tested building blocks, batch-averaged (docs/theory.md#notation)."""
     parts = minirtc.decompose(
         b["z"], b["mu"], b["logvar"], N, method="mss1" if estimator == "discriminator" else estimator
     )
@@ -235,7 +237,7 @@ def test_objective_equals_spec2_table(batch, model: str, estimator: str) -> None
         assert result.terms["dip_penalty"] == pytest.approx(terms["dip"], rel=1e-12)
 
 
-DEFAULTS = {  # SPEC 2 and the issue: alpha = gamma = 1 for beta-tcvae; eta = 10 (paper)
+DEFAULTS = {  # docs/theory.md#objectives: alpha = gamma = 1 for beta-tcvae; eta = 10 (paper)
     "beta-tcvae": {"alpha": 1.0, "gamma": 1.0},
     "rtc-vae": {"eta": 10.0},
 }
@@ -250,7 +252,7 @@ def test_spec_fixed_defaults(batch, model: str) -> None:
 
 @pytest.mark.parametrize(("model", "kind", "ratio"), [("dip-vae-i", "i", 10.0), ("dip-vae-ii", "ii", 1.0)])
 def test_dip_vae_default_lambda_d_follows_lambda_od(batch, model: str, kind: str, ratio: float) -> None:
-    """SPEC 2: l_d = 10 l_od (I) and l_d = l_od (II) by default, whatever l_od the user sets."""
+    """l_d = 10 l_od (I) and l_d = l_od (II) by default, whatever l_od the user sets (docs/theory.md)."""
     result = run_objective(minirtc.ObjectiveConfig(model=model, lambda_od=2.0), batch)
     expected = brute_dip(batch["mu"], batch["logvar"], kind, 2.0, ratio * 2.0)
     assert result.terms["dip_penalty"] == pytest.approx(expected, rel=1e-12)

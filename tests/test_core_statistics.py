@@ -1,8 +1,9 @@
-"""Statistical behaviour of the TC estimators (SPEC 3, "What the minibatch estimators estimate").
+"""Statistical behaviour of the TC estimators (docs/estimators.md#what-the-minibatch-estimators-estimate).
 
 Setting: a dataset of N items with posterior means mu_n ~ N(0, S_mu) and a constant posterior
 standard deviation sigma, so the aggregate posterior q(z) = (1/N) sum_n q(z|n) is an N-point
-mixture, and for N -> infinity it is the Gaussian N(0, S_mu + sigma^2 I) (SPEC 3.5).
+mixture, and for N -> infinity it is the Gaussian N(0, S_mu + sigma^2 I)
+(docs/estimators.md#closed-form-gaussian-tc).
 Every tolerance is derived from the spread over R repeated, seeded draws, plus a bias term
 whose size is argued in the test's docstring.
 """
@@ -132,7 +133,7 @@ def marginal_bias(z, index, mu_all, logvar_all, M: int) -> tuple[float, float]:
 
 
 def test_mws_sits_its_constant_offset_above_the_exact_tc() -> None:
-    """Narrow posteriors (D = 8, sigma = 0.2, N = 500, M = 250), MWS as published (SPEC 3).
+    """Narrow posteriors (D = 8, sigma = 0.2, N = 500, M = 250), MWS as published (docs/estimators.md).
 
     Joint: the sample's own posterior dominates both sums, so
       log q_MWS(z_i) = log sum_batch q(z_i|n_j) - log(N M) ~= log q(z_i) - log M.
@@ -168,7 +169,7 @@ def test_mws_sits_its_constant_offset_above_the_exact_tc() -> None:
 
 
 def test_kl_decomposes_into_mi_tc_dimkl_over_a_full_dataset() -> None:
-    """SPEC 4: E_n KL(q(z|n) || p(z)) = MI + TC + dimKL with the exact full-data q(z).
+    """E_n KL(q(z|n) || p(z)) = MI + TC + dimKL with the exact full-data q(z) (docs/theory.md).
 
     Per sample, MI + TC + dimKL telescopes to mean_i [log q(z_i|n_i) - log p(z_i)], a Monte
     Carlo estimate of the mean KL; it is compared within 4 standard errors of the

@@ -1,4 +1,4 @@
-"""Discretisation and discrete mutual information against brute-force counts (SPEC 6)."""
+"""Discretisation and discrete mutual information against brute-force counts (docs/metrics.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 `FactorImages` renders each factor vector as a 1 x 1 x K uint8 "image" holding the
 factor classes, so a representation can read the factors back exactly.  The
-representations below are the known-answer cases of issue 5: identity codes,
+representations below are the known-answer cases: identity codes,
 the same codes rotated, pure noise, duplicated codes and a collapsed code.
 """
 

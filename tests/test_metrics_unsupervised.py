@@ -21,7 +21,7 @@ from minirtc.metrics.unsupervised import mutual_info_score_of_codes
 
 
 def reference_wasserstein(C: np.ndarray) -> float:
-    """SPEC 6's formula written literally with scipy's matrix square root."""
+    """The formula of docs/metrics.md written literally with scipy's matrix square root."""
     return float(np.real(2 * np.trace(C) - 2 * np.trace(scipy.linalg.sqrtm(C * np.diag(C)[:, None]))))
 
 
@@ -79,7 +79,9 @@ def test_active_units_counts_variances_above_threshold():
 def test_constant_codes_do_not_divide_by_zero():
     with np.errstate(all="raise"):
         scores = gaussian_scores(np.ones((100, 3)))
-    assert scores["gaussian_tc"] == math.inf  # singular covariance, as SPEC 3.5 says
+    assert (
+        scores["gaussian_tc"] == math.inf
+    )  # singular covariance, as docs/estimators.md#closed-form-gaussian-tc says
     assert scores["wasserstein_corr"] == 0.0 and scores["wasserstein_corr_norm"] == 0.0
 
 
@@ -105,7 +107,7 @@ def test_dataset_level_unsupervised_is_seeded():
     assert a["gaussian_tc_mean"] < 0.05  # independent factors
 
 
-# -- the full-data ELBO decomposition (SPEC 4) ------------------------------
+# -- the full-data ELBO decomposition (docs/theory.md#elbo-decomposition) ------------------------------
 
 
 def test_identical_posteriors_decompose_to_zero():

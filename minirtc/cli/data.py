@@ -41,7 +41,7 @@ range_option = click.option(
 
 @click.group("data")
 def data_group() -> None:
-    """Ground-truth datasets (SPEC 7): fetch the real files, render procedural ones, look at them."""
+    """Ground-truth datasets (docs/data.md): fetch the real files, render procedural ones, look at them."""
 
 
 @data_group.command("fetch")

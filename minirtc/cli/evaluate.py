@@ -1,4 +1,4 @@
-"""`minirtc evaluate RUN_DIR`: score a trained run with the metrics of SPEC 6."""
+"""`minirtc evaluate RUN_DIR`: score a trained run with the metrics of docs/metrics.md."""
 
 from __future__ import annotations
 
@@ -24,21 +24,22 @@ import click
     type=click.IntRange(min=2),
     default=10_000,
     show_default=True,
-    help="Training points / votes (SPEC 6 default 10,000).",
+    help="Training points / votes (default 10,000, as Locatello et al. 2019).",
 )
 @click.option(
     "--num-eval",
     type=click.IntRange(min=2),
     default=5_000,
     show_default=True,
-    help="Evaluation points / votes (SPEC 6 default 5,000).",
+    help="Evaluation points / votes (default 5,000, as Locatello et al. 2019).",
 )
 @click.option(
     "--num-elbo",
     type=click.IntRange(min=2),
     default=2_000,
     show_default=True,
-    help="Posteriors in the full-data ELBO decomposition (SPEC 4); cost grows as its square.",
+    help="Posteriors in the full-data ELBO decomposition (docs/metrics.md#elbo-decomposition); "
+    "cost grows as its square.",
 )
 @click.option(
     "--n-jobs",

@@ -41,7 +41,7 @@ def _echo_written(written, started: float) -> None:
 
 @click.group("experiment")
 def experiment_group() -> None:
-    """The paper's estimator experiments on synthetic latents (SPEC 9: E1, E2)."""
+    """The paper's estimator experiments on synthetic latents (E1, E2; docs/experiments.md)."""
 
 
 @experiment_group.command("estimators", short_help="E1: TC estimators vs both references (Fig. 1).")
@@ -65,9 +65,8 @@ def experiment_group() -> None:
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
-    default=min(2, os.cpu_count() or 1),
-    show_default=True,
-    help="Worker processes (results do not depend on it).",
+    default=None,
+    help="Worker processes (results do not depend on it).  [default: 2, or 1 on a one-core machine]",
 )
 def estimators_command(out, quick, seed, dims, rhos, sigmas, batch_sizes, dataset_size, repeats, disc_steps,
                        no_discriminator, jobs):  # fmt: skip
@@ -115,6 +114,7 @@ def estimators_command(out, quick, seed, dims, rhos, sigmas, batch_sizes, datase
         bars[0].update(done - bars[0].n)
 
     try:
+        jobs = jobs if jobs is not None else min(2, os.cpu_count() or 1)
         written = run_estimators(config, out, jobs=jobs, progress=progress)
     except ValueError as error:
         raise click.ClickException(str(error)) from None

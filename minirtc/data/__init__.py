@@ -1,4 +1,4 @@
-"""Ground-truth datasets (SPEC 7) behind one interface, chosen by name.
+"""Ground-truth datasets (docs/data.md) behind one interface, chosen by name.
 
     ds = load("dsprites-procedural", subset=20_000, seed=0)
     x = to_unit_float(ds.images(np.arange(64)), ds.pixel_max)   # (64, 64, 64, 1) in [0, 1]

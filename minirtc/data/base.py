@@ -1,8 +1,8 @@
-"""The one interface every ground-truth dataset offers (SPEC section 7).
+"""The one interface every ground-truth dataset offers (docs/data.md).
 
 A ground-truth dataset is a full grid of discrete generative factors, one image
 per grid point, stored in mixed-radix order with the LAST factor fastest (as in
-dSprites and Shapes3D).  Training needs `len` and `images`; the metrics of SPEC 6
+dSprites and Shapes3D).  Training needs `len` and `images`; the metrics (docs/metrics.md)
 need the factor methods.
 
 Images are uint8, channels last, (B, H, W, C), in the file's own range: dSprites

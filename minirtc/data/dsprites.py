@@ -1,4 +1,4 @@
-"""dSprites (SPEC 7): the real `.npz` and a procedural version on exactly its factor grid.
+"""dSprites (docs/data.md): the real `.npz` and a procedural version on exactly its factor grid.
 
 Grid: color (1), shape (3: square, ellipse, heart), scale (6: 0.5..1),
 orientation (40), posX (32: 0..1), posY (32: 0..1) = 737,280 binary 64 x 64
@@ -110,7 +110,7 @@ class ProceduralDSprites(GroundTruthDataset):
 
 
 class DSprites(GroundTruthDataset):
-    """The dSprites `.npz` (SPEC 7), checked on opening, images read lazily."""
+    """The dSprites `.npz` (docs/data.md), checked on opening, images read lazily."""
 
     name = "dsprites"
     factor_names = FACTOR_NAMES

@@ -1,4 +1,4 @@
-"""3D faces (SPEC 7): Basel Face Model renders, a file the user supplies.
+"""3D faces (docs/data.md): Basel Face Model renders, a file the user supplies.
 
 50 identities x 21 azimuths x 11 elevations x 11 lightings of 64 x 64 grey
 images, as ONE array of shape (50, 21, 11, 11, 64, 64) in a `.npy`, an `.npz`

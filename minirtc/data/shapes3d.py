@@ -1,4 +1,4 @@
-"""Shapes3D (SPEC 7): the real `3dshapes.h5` and a procedural version on its factor grid.
+"""Shapes3D (docs/data.md): the real `3dshapes.h5` and a procedural version on its factor grid.
 
 Grid: floor_hue (10), wall_hue (10), object_hue (10), scale (8: 0.75..1.25),
 shape (4: cube, cylinder, sphere, capsule), orientation (15: -30..30 degrees) =
@@ -102,7 +102,7 @@ class ProceduralShapes3D(GroundTruthDataset):
 
 
 class Shapes3D(GroundTruthDataset):
-    """The Shapes3D h5 (SPEC 7), checked on opening; images read in sorted blocks on request."""
+    """The Shapes3D h5 (docs/data.md), checked on opening; images read in sorted blocks on request."""
 
     name = "shapes3d"
     factor_names = FACTOR_NAMES

@@ -6,8 +6,8 @@
 - `Subset` keeps the grid and trains on N of its points drawn without replacement
   from a seed.  `len`, `images` and `indices` (the grid index of each item, sorted)
   describe the N items; `sample_factors`, `factors_to_index` and
-  `sample_observations_from_factors` still use the FULL grid, as the metrics of
-  SPEC 6 need.
+  `sample_observations_from_factors` still use the FULL grid, as the metrics
+  (docs/metrics.md) need.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Train FactorVAE's discriminator on latents with a known TC, then read TC_D (SPEC 3.4).
+"""Train FactorVAE's discriminator on latents with a known TC, then read TC_D.
+
+See docs/estimators.md#density-ratio-discriminator.
 
 The density-ratio trick: a classifier that tells samples of q(z) (class 0) from
 samples of prod_k q(z_k) (class 1, a second batch with every dimension permuted
@@ -50,7 +52,7 @@ class DiscriminatorConfig:
 
 
 def _loss(params: nb.Params, z: np.ndarray, z_permuted: np.ndarray):
-    """Two-class cross-entropy of real (class 0) vs permuted (class 1) batches (SPEC 3.4)."""
+    """Two-class cross-entropy of real (class 0) vs permuted (class 1) batches, as in training."""
     M = z.shape[0]
     logits = nb.discriminator_logits(params, np.concatenate([z, z_permuted]))  # (2M, 2): one pass
     return minirtc.discriminator_loss(logits[:M], logits[M:])
@@ -72,7 +74,7 @@ def train_discriminator(
     params = nb.init_discriminator(rng, latent_dim, config.hidden, config.layers, "float64")
     adam = nb.adam_init(params)
     losses = np.empty(config.steps)
-    with threadpool_limits(1):  # small matrices: extra BLAS threads only contend (7x slower when busy)
+    with threadpool_limits(1):  # small matrices: extra BLAS threads only contend
         for step in range(config.steps):
             z = sample(rng, config.batch_size)  # (M, D) ~ q(z)
             z_permuted = minirtc.permute_dims(sample(rng, config.batch_size), rng)  # (M, D) ~ prod_k q(z_k)

@@ -5,10 +5,11 @@ sigma and batch size M, a synthetic dataset of N items has mu_n ~ N(0, S_rho) an
 q(z|n) = N(mu_n, sigma^2 I).  One minibatch of M items and one z per item is
 scored by
 
-    mws, mws-noconst, mss0, mss1   `minirtc.decompose` (SPEC 3; the weights differ)
-    discriminator                 TC_D of a discriminator fitted to this q(z) (SPEC 3.4)
+    mws, mws-noconst, mss0, mss1   `minirtc.decompose` (docs/estimators.md; the weights differ)
+    discriminator                 TC_D of a discriminator fitted to this q(z)
+                                  (docs/estimators.md#density-ratio-discriminator)
 
-and compared with two references (SPEC 3, "What the minibatch estimators estimate"):
+and compared with two references (docs/estimators.md#what-the-minibatch-estimators-estimate):
 
     tc_population  gaussian_tc(S_rho + sigma^2 I), the closed form the paper plots
     tc_exact       the TC of the N-point mixture q(z) = (1/N) sum_n q(z|n) at the
@@ -150,7 +151,8 @@ def run_cell(config: EstimatorStudyConfig, cell: Cell) -> list[dict]:
                 "tc_exact": float(
                     minirtc.decompose_exact(z, mu, logvar, latents.mu, latents.logvar, chunk_size=CHUNK).tc
                 ),
-                "mws_constant": (D - 1) * math.log(N * M),  # SPEC 3: mws - mws-noconst, exactly
+                "mws_constant": (D - 1)
+                * math.log(N * M),  # mws - mws-noconst, exactly (docs/estimators.md#mws)
             }
             for method in MINIBATCH_METHODS:
                 row[f"tc_{method}"] = float(minirtc.decompose(z, mu, logvar, N, method, chunk_size=CHUNK).tc)
@@ -240,8 +242,9 @@ def summarise(config: EstimatorStudyConfig, rows: Sequence[dict]) -> dict:
 def _closer(rows: Sequence[dict], D: int, a: str, b: str, reference: str) -> dict:
     """Per sigma and batch size: is mean |a - ref| < mean |b - ref| at dimension D (rhos, repeats pooled)?
 
-    Kept per batch size because the answer changes with M (E1 measured MSS1 far worse than
-    MSS0 at M = 16 with narrow posteriors: too few batch items to stand in for the marginals).
+    Kept per batch size because the answer changes with M: with narrow posteriors and a small
+    batch (M = 16) MSS1 can be further off than MSS0, too few batch items standing in for the
+    marginals (docs/estimators.md#mss-as-released).
     """
     verdict = {}
     for sigma in sorted({r["sigma"] for r in rows}):

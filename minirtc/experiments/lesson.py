@@ -36,7 +36,7 @@ def lesson_args(description: str, argv: list[str] | None = None) -> argparse.Nam
 
 def single_threaded_blas() -> None:
     """Use one BLAS thread from here on: the examples' matrices are small, and extra
-    threads only fight over a laptop's cores (7x slower measured on a busy 2-core machine)."""
+    threads only fight over a laptop's cores."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)

@@ -4,7 +4,7 @@
 
 Every number is a mean and a sample standard deviation (ddof 1) over the finished
 seeds of one (model, beta), with n stated.  "Final" means the last evaluation row of
-a run (the training loop evaluates at its last step).  Claim (4) of SPEC 9 is judged
+a run (the training loop evaluates at its last step).  Claim (4) (docs/experiments.md) is judged
 by thresholds stated in the report itself, so a reader can disagree with the verdict
 from the same numbers.
 """
@@ -83,7 +83,7 @@ def metric_stats(data: SweepData, model: str, beta: float) -> dict[str, tuple[fl
 
 
 def judge_claim4(data: SweepData) -> list[str]:
-    """Markdown lines that test claim (4) with the sweep's numbers (SPEC 9)."""
+    """Markdown lines that test claim (4) with the sweep's numbers (docs/experiments.md)."""
     models = data.spec.models
     if not {"factor-vae", "rtc-vae"} <= set(models):
         return [
@@ -171,7 +171,11 @@ def scale_lines(data: SweepData) -> list[str]:
     counts = count_states([r.state for r in data.runs])
     wall = sum((r.summary or {}).get("wall_s") or 0.0 for r in data.runs)
     metric_wall = sum((r.metrics or {}).get("wall_s") or 0.0 for r in data.runs)
-    arch = "conv (SPEC 8)" if train.get("arch") == "conv" else f"MLP, hidden {tuple(train.get('hidden', ()))}"
+    arch = (
+        "conv (Burgess et al. / Locatello et al.)"
+        if train.get("arch") == "conv"
+        else f"MLP, hidden {tuple(train.get('hidden', ()))}"
+    )
     lines = [
         f"- **Profile:** `{spec.profile}`{' (QUICK smoke-test scale: not a result)' if spec.quick else ''}"
         + (f" — {profile.description}" if profile else ""),
@@ -269,7 +273,7 @@ def metric_table(data: SweepData) -> list[str]:
         lines.append("")
         lines.append(
             f"Metric sample sizes: num_train = {sizes[0]}, num_eval = {sizes[1]} "
-            "(SPEC 6 defaults: 10,000 / 5,000); the metric seed is the run's seed."
+            "(the reference defaults: 10,000 / 5,000; docs/metrics.md); the metric seed is the run's seed."
         )
     return lines
 
@@ -337,8 +341,8 @@ def build_report(data: SweepData, figures: dict[str, Path], report_dir: Path) ->
             "## E3/E4: final total correlation and ELBO",
             "",
             "Per model and β: mean ± sd over finished seeds of the last evaluation (closed-form Gaussian "
-            "TC of the mean representation μ and of one sample z, SPEC 3.5, on the run's fixed evaluation "
-            "items) "
+            "TC of the mean representation μ and of one sample z, docs/estimators.md, on the run's "
+            "fixed evaluation items) "
             "and of the training ELBO (minibatch, nats per image).",
             "",
             *tc_table(data),
@@ -347,11 +351,11 @@ def build_report(data: SweepData, figures: dict[str, Path], report_dir: Path) ->
             "## Claim (4): TC_mean vs TC_sample",
             "",
             "The paper claims that with rtc-vae TC_mean ≈ TC_sample, while factor-vae's TC_mean is far above "
-            "its TC_sample and grows with β (SPEC 9, claim 4; paper Figs. 3, 4).",
+            "its TC_sample and grows with β (claim 4 in docs/experiments.md; paper Figs. 3, 4).",
             "",
             *judge_claim4(data),
         ],
-        ["## E6: metrics (SPEC 6)", "", *metric_table(data)],
+        ["## E6: metrics (docs/metrics.md)", "", *metric_table(data)],
         ["## Figures", "", *figure_lines(figures, report_dir)]
         if figures
         else ["## Figures", "", "No figures were made (run `minirtc plot SWEEP_DIR`)."],

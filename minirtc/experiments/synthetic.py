@@ -1,13 +1,15 @@
-"""Gaussian latent "datasets" with a known total correlation (SPEC 3.5, 5; paper sec. 5.3).
+"""Gaussian latent "datasets" with a known total correlation (paper sec. 5.3).
+
+See docs/estimators.md#closed-form-gaussian-tc and docs/theory.md#theorem-1.
 
 A synthetic encoder output for N items: means mu_n ~ N(0, S_mu) and a posterior
 q(z|n) = N(mu_n, diag(sigma_n^2)).  When every sigma_n equals a constant s,
 
-    z ~ N(0, S_mu + diag(s^2))            (SPEC 3.5)
+    z ~ N(0, S_mu + diag(s^2))            (docs/estimators.md#closed-form-gaussian-tc)
 
 exactly, so the population TC is `gaussian_tc(S_mu + diag(s^2))`.  The finite
 dataset defines another q(z): the N-component mixture (1/N) sum_n q(z|n), whose
-TC is what the minibatch estimators estimate (SPEC 3); `minirtc.exact_log_qz`
+TC is what the minibatch estimators estimate (docs/estimators.md); `minirtc.exact_log_qz`
 scores it.  Everything here is NumPy float64 and takes its randomness as an rng.
 """
 
@@ -71,7 +73,7 @@ def equicorrelation(latent_dim: int, rho: float) -> np.ndarray:
 
 
 def equicorrelation_tc(latent_dim: int, rho: float, noise_var: float = 0.0) -> float:
-    """TC of N(0, S_rho + noise_var * I) from its eigenvalues, in nats (SPEC 5).
+    """TC of N(0, S_rho + noise_var * I) from its eigenvalues, in nats (docs/theory.md#theorem-1).
 
     S_rho + c^2 I has eigenvalue 1 + c^2 + (D-1) rho once and 1 + c^2 - rho
     (D-1) times; every variance is 1 + c^2, so TC = 0.5 (D log(1+c^2) - log det).
@@ -84,7 +86,10 @@ def equicorrelation_tc(latent_dim: int, rho: float, noise_var: float = 0.0) -> f
 
 
 def theorem1_bound(latent_dim: int, c: float) -> float:
-    """0.5 D log((1 + c^2) / c^2): TC(z) of z | mu ~ N(mu, c^2 I) stays below it for every rho (SPEC 5)."""
+    """0.5 D log((1 + c^2) / c^2): TC(z) of z | mu ~ N(mu, c^2 I) stays below it for every rho.
+
+    See docs/theory.md#theorem-1.
+    """
     if c <= 0:
         raise ValueError(f"the posterior width c must be > 0, got {c}")
     return 0.5 * latent_dim * float(np.log((1.0 + c * c) / (c * c)))

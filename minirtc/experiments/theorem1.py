@@ -1,6 +1,6 @@
 """E2 (paper Fig. 2, Theorem 1): bounded TC(z) while TC(mu) grows without bound.
 
-Three parts (SPEC 5 and 9, paper sec. 2 and 5.3):
+Three parts (docs/theory.md#theorem-1, docs/experiments.md; paper sec. 2 and 5.3):
 
 1. Closed forms.  mu ~ N(0, S_rho) (equicorrelation rho) has
    TC(mu) = -0.5 log det S_rho -> inf as rho -> 1, while z | mu ~ N(mu, c^2 I)

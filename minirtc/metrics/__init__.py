@@ -1,4 +1,4 @@
-"""minirtc.metrics: the disentanglement metrics of SPEC 6, with Locatello et al. 2019 defaults.
+"""minirtc.metrics: the disentanglement metrics of docs/metrics.md, with Locatello et al. 2019 defaults.
 
 Each metric has an array-level core (factors (n, K) int, codes (n, D) float) and a
 dataset-level `compute_*` function that draws points from a ground-truth dataset
@@ -15,7 +15,7 @@ Randomness always comes from an `np.random.Generator` argument.
     beta_vae.py            beta_vae_score, compute_beta_vae              Higgins et al. 2017
     factor_vae.py          factor_vae_score, compute_factor_vae          Kim & Mnih 2018
     unsupervised.py        unsupervised_scores, unsupervised_metrics     Gaussian TC, W. corr., MI, AU
-    elbo_decomposition.py  elbo_decomposition, compute_elbo_decomposition   Chen et al. 2018 (SPEC 4)
+    elbo_decomposition.py  elbo_decomposition, compute_elbo_decomposition   Chen et al. 2018
     suite.py               evaluate_representation, METRICS, format_table
 """
 

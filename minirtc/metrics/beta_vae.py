@@ -5,7 +5,7 @@ Each point: pick a factor k at random, draw two batches of 64 factor vectors,
 copy factor k from the first batch into the second (so every pair shares k),
 encode both, and take the feature  mean_b |r1_b - r2_b|  (D,); its label is k.
 A scikit-learn default `LogisticRegression` is trained on 10,000 points; the
-score is its accuracy on 5,000 fresh points (SPEC 6).  A code that captures
+score is its accuracy on 5,000 fresh points (docs/metrics.md).  A code that captures
 factor k alone has |r1 - r2| near 0 there, which makes k easy to read off.
 """
 
@@ -95,7 +95,7 @@ def compute_beta_vae(
     batch_size: int = 64,
     progress: bool = False,
 ) -> dict[str, float]:
-    """BetaVAE score of a representation on a ground-truth dataset (SPEC 6)."""
+    """BetaVAE score of a representation on a ground-truth dataset (docs/metrics.md)."""
     train = beta_vae_points(dataset, representation_fn, num_train, rng, group_size, batch_size, progress)
     evals = beta_vae_points(dataset, representation_fn, num_eval, rng, group_size, batch_size, progress)
     return beta_vae_score(*train, *evals, rng=rng)

@@ -8,7 +8,7 @@ its feature importances fill column k of the importance matrix R (D, K).
     completeness    = sum_k rho_k (1 - H_D(P_.k)),   P_dk = R_dk / sum_d R_dk,  rho_k = sum_d R_dk / sum R
     informativeness = mean over factors of the classifier's accuracy
 
-H_K is the entropy in base K; 1e-11 is added to R before normalising (SPEC 6).
+H_K is the entropy in base K; 1e-11 is added to R before normalising (docs/metrics.md).
 The trees are scikit-learn's DEFAULT `GradientBoostingClassifier` (100 stages of
 depth-3 trees), seeded from the rng; 10,000 train / 5,000 test points.  They are
 slow (one tree per class per stage); `n_jobs` fits the factors in parallel and

@@ -1,4 +1,4 @@
-"""Histogram discretisation and discrete mutual information (SPEC 6, "Discretisation").
+"""Histogram discretisation and discrete mutual information (docs/metrics.md, shared conventions).
 
 MIG, modularity and the unsupervised mutual-information score all bin each code
 dimension into equal-width bins and measure mutual information between label
@@ -14,7 +14,7 @@ from sklearn.metrics import mutual_info_score
 
 from minirtc.metrics.checks import check_codes, check_factors
 
-NUM_BINS = 20  # SPEC 6: every code is cut into 20 equal-width bins
+NUM_BINS = 20  # every code is cut into 20 equal-width bins (docs/metrics.md)
 
 
 def histogram_discretize(codes: np.ndarray, num_bins: int = NUM_BINS) -> np.ndarray:

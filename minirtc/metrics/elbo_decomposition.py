@@ -1,13 +1,13 @@
-"""The full-data ELBO decomposition of a model (Chen et al. 2018, Sec. 3; SPEC 4).
+"""The full-data ELBO decomposition of a model (Chen et al. 2018, Sec. 3; docs/theory.md#elbo-decomposition).
 
     E_n KL(q(z|n) || p(z)) = MI(n; z) + TC(z) + sum_k KL(q(z_k) || p(z_k))
 
 with the aggregate posterior q(z) = (1/N) sum_n q(z|n) evaluated EXACTLY over the
 N posteriors given (the whole dataset or a stated subset): one z_n ~ q(z|n) per
 item, then `minirtc.decompose_exact`, which walks the N posteriors in chunks.
-Cost O(N^2 D), memory O(N * chunk_size * D): with NumPy on one core 2,000
-posteriors of 10 dimensions take seconds, 10,000 take minutes, so the default
-subset is 2,000 random observations (the result records `num_points`).
+Cost O(N^2 D), memory O(N * chunk_size * D): the cost grows with the square of
+N, so the default subset is 2,000 random observations (the result records
+`num_points`).
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ with factor k fixed to one value, and vote for the active code with the smallest
 variance relative to its global variance.  Votes fill a (codes, factors) table;
 the classifier maps each code to its majority factor; the score is the fraction
 of 5,000 evaluation votes it gets right (10,000 training votes).  No active code:
-score 0 (SPEC 6).
+score 0 (docs/metrics.md).
 
-disentanglement_lib prunes with threshold 0 (nothing is pruned); SPEC 6 and the
-paper use 0.05, which is what is implemented here.
+disentanglement_lib prunes with threshold 0 (nothing is pruned); Kim & Mnih's
+paper uses 0.05, which is what is implemented here.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from minirtc.metrics.sampling import (
 )
 from minirtc.progress import track
 
-PRUNE_STD = 0.05  # SPEC 6: codes whose global std is below this are collapsed
+PRUNE_STD = 0.05  # Kim & Mnih: codes whose global std is below this are collapsed
 
 
 def active_codes(global_variances: np.ndarray, threshold: float = PRUNE_STD) -> np.ndarray:
@@ -131,7 +131,7 @@ def compute_factor_vae(
     batch_size: int = 64,
     progress: bool = False,
 ) -> dict[str, float]:
-    """FactorVAE score of a representation on a ground-truth dataset (SPEC 6)."""
+    """FactorVAE score of a representation on a ground-truth dataset (docs/metrics.md)."""
     _, codes = sample_codes(dataset, representation_fn, num_variance_estimate, rng, batch_size)
     global_variances = np.var(check_codes(codes), axis=0, ddof=1)  # (D,)
     num_active = int(active_codes(global_variances).size)

@@ -4,7 +4,7 @@
 
 where j(k) and j'(k) are the codes with the largest and second-largest mutual
 information with factor k.  Codes are histogram-discretised into 20 bins
-(SPEC 6); 10,000 points by default.  A factor with more values than bins can
+(docs/metrics.md); 10,000 points by default.  A factor with more values than bins can
 reach at most log(20)/H(y_k) < 1 even for a perfect code.
 """
 

@@ -9,7 +9,7 @@ MI matrix m (D, K) of discretised codes and factors,
 with 0 for a code whose largest MI is 0.  Explicitness: a default
 `LogisticRegression` on the standardised codes predicts each factor; the score is
 the one-vs-rest ROC-AUC of its `predict_proba`, averaged over classes and then
-over factors (SPEC 6; 10,000 train / 5,000 test).
+over factors (docs/metrics.md#modularity-and-explicitness; 10,000 train / 5,000 test).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ A score matrix S (D, K) says how well code d ALONE predicts factor k; SAP is the
 mean over factors of the gap between the best and second-best code.  Discrete
 factors: test accuracy of `LinearSVC(C=0.01, class_weight="balanced")` on the
 single code.  Continuous factors: the squared correlation cov(c_d, y_k)^2 /
-(var c_d var y_k), 0 where var c_d < 1e-12.  SPEC 6; 10,000 train / 5,000 test.
+(var c_d var y_k), 0 where var c_d < 1e-12.  docs/metrics.md#sap; 10,000 train / 5,000 test.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def sap(
     rng: np.random.Generator,
     continuous_factors: bool = False,
 ) -> float:
-    """SAP score of codes for factors (SPEC 6); discrete factors use the test split."""
+    """SAP score of codes for factors (docs/metrics.md); discrete factors use the test split."""
     if continuous_factors:
         return _mean_gap(sap_score_matrix_continuous(train_factors, train_codes))
     return _mean_gap(sap_score_matrix_discrete(train_factors, train_codes, test_factors, test_codes, rng))

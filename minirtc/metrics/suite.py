@@ -1,4 +1,4 @@
-"""Run the metrics of SPEC 6 on one model: `evaluate_representation`.
+"""Run the metrics of docs/metrics.md on one model: `evaluate_representation`.
 
 The model is given as `encode_fn(images uint8 (B, H, W, C)) -> (mu, logvar)`, each
 (B, D).  The supervised metrics score the mean representation mu (as in
@@ -71,7 +71,7 @@ def evaluate_representation(
     progress: bool = True,
     n_jobs: int | None = None,
 ) -> dict[str, dict[str, float]]:
-    """{metric name: {score name: value}} for the chosen metrics of SPEC 6.
+    """{metric name: {score name: value}} for the chosen metrics of docs/metrics.md.
 
     num_train / num_eval: training and evaluation points (votes for FactorVAE,
     test points for DCI/SAP/explicitness); num_train is also the number of

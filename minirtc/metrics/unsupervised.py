@@ -1,8 +1,9 @@
-"""Unsupervised scores of a representation: no factors needed, only codes (SPEC 6).
+"""Unsupervised scores of a representation: no factors needed, only codes (docs/metrics.md).
 
 With C = np.cov(c.T) the covariance (D, D) of the codes over the data:
 
-- Gaussian TC (SPEC 3.5, the paper's Proposition 1): 0.5 (sum_k log C_kk - log det C);
+- Gaussian TC (the paper's Proposition 1; docs/estimators.md#closed-form-gaussian-tc):
+  0.5 (sum_k log C_kk - log det C);
   `minirtc.gaussian_tc_of_samples`.  Infinite for a singular C.
 - Gaussian Wasserstein correlation: 2 tr(C) - 2 tr(sqrtm(C * diag(C)[:, None])), the
   squared 2-Wasserstein distance between N(0, C) and N(0, diag(C)); "norm" divides

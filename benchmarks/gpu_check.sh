@@ -11,9 +11,11 @@
 #
 # Sized to stay well under 10 minutes on one H200: part 1 about a minute, part 2 one or two
 # without COMPILE=1 (which adds four torch.compile cases of about a minute each), part 3 a
-# few minutes (most of it rendering the 737,280 images and the MIG's encodings).  Each part
-# runs under its own time limit (PART_TIMEOUT seconds, default 240).  The exit status is
-# non-zero when any part failed; summary.txt lists each part's outcome.
+# few minutes (most of it rendering the 737,280 images, twice, and the MIG's encodings).
+# Each part runs under its own time limit (on CUDA 30 + 120 + 150 + 210 + 30 s, 9 minutes in
+# all, so that a hung part still leaves the others' results; PART_TIMEOUT sets one limit
+# for every part; on CPU 600 s each).  The exit status is non-zero when any part failed;
+# summary.txt lists each part's outcome and time.
 #
 # Everything goes to $OUT (default ${TMPDIR:-/tmp}/minirtc-gpu-check):
 #   machine.txt  cuda-tests.txt  benchmark.txt run-<device>.json  paper.txt paper-sweep/
@@ -21,7 +23,7 @@
 # To make the measured throughput the dry run's default, copy gpu-throughput.json to
 # benchmarks/results/gpu-throughput.json.
 #
-# Environment: COMPILE (0), PART_TIMEOUT (240), PAPER_STEPS (2000; cpu: 20), TESTS (pytest
+# Environment: COMPILE (0), PART_TIMEOUT (see above), PAPER_STEPS (2000; cpu: 20), TESTS (pytest
 # paths, default tests), SECTIONS (benchmark sections; default train,overhead,ensemble; cpu:
 # overhead).
 set -uo pipefail  # not -e: a failing part is recorded and the next part still runs
@@ -35,7 +37,6 @@ cuda | cpu) ;;
     ;;
 esac
 COMPILE="${COMPILE:-0}"
-PART_TIMEOUT="${PART_TIMEOUT:-240}"
 TESTS="${TESTS:-tests}"
 if [ "$DEVICE" = cuda ]; then
     PAPER_STEPS="${PAPER_STEPS:-2000}"
@@ -47,23 +48,25 @@ else
     QUICK=(--quick) # toy sizes: a 5,000-image subset, a tenth of the metric samples
 fi
 OUT="${OUT:-${TMPDIR:-/tmp}/minirtc-gpu-check}"
+mkdir -p "$OUT" && OUT="$(cd "$OUT" && pwd)" || exit 2 # absolute: the parts run from the repository
 SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$SCRIPT")/.." || exit 2
 
-# part NAME LOG FUNCTION: run FUNCTION (below) in a fresh copy of this script under the time
-# limit, its output shown and kept in $OUT/LOG; its outcome (ok, failed with its status, or
-# timed out) goes to summary.txt.
+# part NAME LOG FUNCTION SECONDS: run FUNCTION (below) in a fresh copy of this script under
+# the time limit, its output shown and kept in $OUT/LOG; its outcome (ok, failed with its
+# status, or timed out) goes to summary.txt.
 failed=0
 part() {
-    local name="$1" log="$OUT/$2" function="$3" start status outcome
+    local name="$1" log="$OUT/$2" function="$3" start status outcome limit
+    limit="${PART_TIMEOUT:-$([ "$DEVICE" = cuda ] && echo "$4" || echo 600)}"
     echo "== $name"
     start=$(date +%s)
-    GPU_CHECK_PART="$function" OUT="$OUT" timeout --kill-after=10 "$PART_TIMEOUT" \
+    GPU_CHECK_PART="$function" OUT="$OUT" timeout --kill-after=10 "$limit" \
         bash "$SCRIPT" "$DEVICE" 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     case "$status" in
     0) outcome="ok" ;;
-    124 | 137) outcome="timed out after ${PART_TIMEOUT} s" ;;
+    124 | 137) outcome="timed out after $limit s" ;;
     *) outcome="failed (exit status $status)" ;;
     esac
     [ "$status" = 0 ] || failed=1
@@ -94,7 +97,9 @@ paper_sweep() {
         python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else \
 'torch sees no CUDA device: the paper profile would train on the CPU')" || return 1
     fi
-    # The paper profile's device is auto: CUDA where torch sees it, else the CPU.
+    # The paper profile's device is auto: CUDA where torch sees it, else the CPU.  A sweep
+    # left by an earlier check would only be resumed (its runs skipped): start afresh.
+    rm -rf "$OUT/paper-sweep"
     minirtc sweep --profile paper --dataset dsprites-procedural --models rtc-vae,factor-vae \
         --betas 6 --seeds 0 --steps "$PAPER_STEPS" --metrics mig "${QUICK[@]}" \
         --out "$OUT/paper-sweep" || return 1
@@ -121,13 +126,12 @@ if [ -n "${GPU_CHECK_PART:-}" ]; then # one part, run by part() above
     "$GPU_CHECK_PART"
     exit
 fi
-mkdir -p "$OUT" || exit 2
 : >"$OUT/summary.txt"
-part "machine" machine.txt machine
-part "1. CUDA tests (-m cuda)" cuda-tests.txt cuda_tests
-part "2. benchmark on $DEVICE" benchmark.txt benchmark
-part "3. paper-profile sweep" paper.txt paper_sweep
-part "3. paper-grid plan" paper-plan.txt plan
+part "machine" machine.txt machine 30
+part "1. CUDA tests (-m cuda)" cuda-tests.txt cuda_tests 120
+part "2. benchmark on $DEVICE" benchmark.txt benchmark 150
+part "3. paper-profile sweep" paper.txt paper_sweep 210
+part "3. paper-grid plan" paper-plan.txt plan 30
 echo "== summary ($OUT/summary.txt)"
 cat "$OUT/summary.txt"
 exit "$failed"

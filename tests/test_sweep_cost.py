@@ -109,11 +109,24 @@ def test_a_throughput_record_is_written_from_finished_runs_and_read_back(tmp_pat
     with pytest.raises(SweepError, match="summary.json"):
         throughput_record([run], {"device": "cuda", "name": "G"})
     records.atomic_write_json(run / records.SUMMARY, {"status": "finished", "steps": 500, "wall_s": 4.0})
+    per_step = 64 * 2  # rtc-vae's discriminator draws a second batch
+    for step, seconds in ((300, 2.0), (500, 1.0)):  # log intervals of 300 and 200 steps
+        interval = step - (0 if step == 300 else 300)
+        records.append_history(
+            run, {"kind": "train", "step": step, "images_per_s": interval * per_step / seconds}
+        )
+    records.append_history(run, {"kind": "eval", "step": 500})
     record = throughput_record([run], {"device": "cuda", "name": "G"})
     records.atomic_write_json(tmp_path / "t.json", record)
     again = read_throughput(tmp_path / "t.json")
-    assert again["runs"][0]["steps_per_s"] == 125.0
-    assert measured_throughput(again, spec, "t.json").steps_per_s == {"rtc-vae": 125.0}
+    assert again["runs"][0]["steps_per_s"] == 125.0  # 500 steps in 4 s, the evaluation included
+    assert again["runs"][0]["train_steps_per_s"] == pytest.approx(500 / 3.0)  # the two intervals
+    rate = measured_throughput(again, spec, "t.json")
+    assert rate.steps_per_s == {"rtc-vae": 125.0}
+    assert rate.training_only == {"rtc-vae": pytest.approx(500 / 3.0)}
+    assert "rtc-vae: 125.0 steps/s per run (its training steps alone: 166.7)" in "\n".join(
+        describe_cost([(Path("s"), spec)], rate)
+    )
 
 
 @pytest.mark.parametrize(
@@ -166,6 +179,8 @@ def test_dry_run_leaves_a_saved_sweep_untouched(tmp_path):
     grown = runner.invoke(main, ["sweep", *extended])
     assert grown.exit_code == 0, grown.output
     assert "x 2 betas (2,6) x 2 seeds = 8 runs" in grown.output  # the saved grid and the new one
+    clash = runner.invoke(main, ["sweep", "--profile", "paper", *extended])
+    assert clash.exit_code != 0 and "other settings" in clash.output  # as a real run would say
     assert tree(saved) == before
     fresh = runner.invoke(
         main, ["sweep", "--dataset", "gaussian", "--out", str(tmp_path / "new"), "--dry-run"]

@@ -45,7 +45,8 @@ class Throughput:
     source: str  # one line: measured where and how, or assumed
     measured: bool
     hardware: str  # "GPU" or "CPU": what the hours are hours of
-    missing: tuple[str, ...] = ()  # models of the sweep with no figure, and why
+    missing: tuple[str, ...] = ()  # models of the sweep with no figure
+    training_only: dict[str, float] | None = None  # model -> steps/s of the training steps alone
 
 
 def grid_counts(spec: SweepSpec) -> dict[str, dict[str, int]]:
@@ -98,7 +99,9 @@ def throughput_record(run_dirs: list[str | Path], machine: dict[str, Any]) -> di
     """The throughput record of finished runs: each run's settings, steps, wall time, steps/s.
 
     `machine` says what they ran on ({"device": "cuda" or "cpu", "name": ...}).  A run's
-    rate is its steps over its whole wall time, evaluations and checkpoints included.
+    rate is its steps over its whole wall time, evaluations and checkpoints included (for
+    runs trained in one go: a resumed run's wall time covers its last stretch only); its
+    training-only rate comes from the log intervals of its history.
     """
     runs = []
     for run_dir in map(Path, run_dirs):
@@ -115,10 +118,22 @@ def throughput_record(run_dirs: list[str | Path], machine: dict[str, Any]) -> di
                 "steps": steps,
                 "wall_s": wall_s,
                 "steps_per_s": steps / wall_s,
+                "train_steps_per_s": _training_rate(run_dir, config),
                 "settings": step_settings(config),
             }
         )
     return {"format": THROUGHPUT_FORMAT, "version": THROUGHPUT_VERSION, "machine": machine, "runs": runs}
+
+
+def _training_rate(run_dir: Path, config: TrainConfig) -> float | None:
+    """Steps/s over the history's training log intervals (the images/s each row records)."""
+    images_per_step = config.batch_size * (2 if config.objective().needs_discriminator else 1)
+    step, seconds = 0, 0.0
+    for row in records.read_history(run_dir):
+        if row.get("kind") == "train" and row.get("images_per_s"):
+            seconds += (row["step"] - step) * images_per_step / row["images_per_s"]
+            step = row["step"]
+    return step / seconds if seconds > 0 else None
 
 
 def read_throughput(path: str | Path) -> dict[str, Any]:
@@ -147,12 +162,17 @@ def measured_throughput(record: dict[str, Any], spec: SweepSpec, source: str) ->
     Pooled as total steps over total wall time; a model with no such run is listed as missing.
     """
     machine = record.get("machine", {})
-    found, missing, used = {}, [], []
+    found, training, missing, used = {}, {}, [], []
     for model in spec.models:
         wanted = step_settings(spec.config(RunSpec(model, spec.betas[0], spec.seeds[0])))
         runs = [run for run in record["runs"] if run["settings"] == wanted]
         if runs:
             found[model] = sum(r["steps"] for r in runs) / sum(r["wall_s"] for r in runs)
+            rates = [r.get("train_steps_per_s") for r in runs]
+            if all(isinstance(rate, (int, float)) and rate > 0 for rate in rates):
+                training[model] = sum(r["steps"] for r in runs) / sum(
+                    r["steps"] / t for r, t in zip(runs, rates)
+                )
             used += runs
         else:
             missing.append(model)
@@ -167,7 +187,7 @@ def measured_throughput(record: dict[str, Any], spec: SweepSpec, source: str) ->
         f"(same {', '.join(STEP_COST_FIELDS)})"
     )
     hardware = "GPU" if machine.get("device") == "cuda" else "CPU"
-    return Throughput(found, described, True, hardware, tuple(missing))
+    return Throughput(found, described, True, hardware, tuple(missing), training)
 
 
 def plan_throughput(
@@ -211,7 +231,12 @@ def describe_cost(plans: list[tuple[Path, SweepSpec]], throughput: Throughput | 
         ]
     lines.append(f"throughput: {throughput.source}")
     if throughput.measured:
-        lines += [f"  {m}: {sps:,.1f} steps/s per run" for m, sps in throughput.steps_per_s.items()]
+        alone = throughput.training_only or {}
+        lines += [
+            f"  {m}: {sps:,.1f} steps/s per run"
+            + (f" (its training steps alone: {alone[m]:,.1f})" if m in alone else "")
+            for m, sps in throughput.steps_per_s.items()
+        ]
     if throughput.missing:
         return lines + [
             f"estimate: none: no figure for {', '.join(throughput.missing)} "

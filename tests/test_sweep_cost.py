@@ -152,7 +152,7 @@ def test_paper_dry_run_plans_every_dataset_and_writes_nothing(tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     runs, steps = 3 * 2 * 5 * 10, 3 * 2 * 5 * 10 * 300_000  # datasets x models x betas x seeds
     assert f"x 10 seeds = {runs:,} runs" in result.output
-    assert f"total: {steps:,} training steps, {steps * 64 * 2:,} images drawn" in result.output
+    assert f"total: {steps:,} optimiser steps, {steps * 64 * 2:,} images drawn" in result.output
     assert "throughput: none measured" in result.output
     assert f"estimate: GPU-hours = {steps:,} steps / (3,600 x steps/s of one run)" in result.output
     assert list(tmp_path.iterdir()) == []

@@ -218,7 +218,8 @@ def describe_cost(plans: list[tuple[Path, SweepSpec]], throughput: Throughput | 
         f"{len(first.models)} models ({', '.join(first.models)}) x {len(first.betas)} betas "
         f"({','.join(f'{b:g}' for b in first.betas)}) x {len(first.seeds)} seeds = {runs:,} runs",
         *(f"  {spec.dataset}: {len(spec.runs()):,} runs -> {out}" for out, spec in plans),
-        f"per run: {'/'.join(f'{s:,}' for s in per_run)} optimiser steps at batch {first.train['batch_size']}",
+        f"per run: {'/'.join(f'{s:,}' for s in per_run)} optimiser steps "
+        f"at batch {first.train['batch_size']}",
         f"total: {steps:,} optimiser steps, {images:,} images drawn "
         "(batch x steps, twice for a discriminator's second batch)",
     ]

@@ -87,7 +87,24 @@ def _parsed(parser):
     multiple=True,
     help="Live logging of every run trained: tensorboard and/or mlflow, each run under its own name.",
 )
-@click.option("--dry-run", is_flag=True, help="Print the grid and the settings, then exit.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the settings and the plan (runs, steps, images, hours), then exit; writes nothing.  "
+    "Without --dataset and --out: the profile's whole grid, every dataset it lists.",
+)
+@click.option(
+    "--steps-per-s",
+    type=click.FloatRange(min=0, min_open=True),
+    help="--dry-run: ASSUME this many training steps/s per run for the hours.  "
+    "[default: a measured record, if any]",
+)
+@click.option(
+    "--throughput",
+    type=click.Path(dir_okay=False),
+    help="--dry-run: measured steps/s from this record (benchmarks/gpu_check.sh writes one).  "
+    "[default: benchmarks/results/gpu-throughput.json when it exists]",
+)
 def sweep_command(
     models,
     betas,
@@ -107,6 +124,8 @@ def sweep_command(
     out,
     log,
     dry_run,
+    steps_per_s,
+    throughput,
 ):
     """Train a grid of models x betas x seeds and evaluate each run (paper Sec. 6, E3-E6).
 
@@ -120,39 +139,26 @@ def sweep_command(
       minirtc sweep --models factor-vae,rtc-vae --betas 2,4,6,8,10 --seeds 0-9 \\
           --dataset dsprites --profile paper --executor ray
       minirtc sweep --out sweeps/laptop-dsprites-procedural          # resume
+      minirtc sweep --profile paper --dry-run                       # the paper's grid and its cost
     """
-    import json
-
-    from minirtc.experiments.sweep import SweepError, describe_plan, plan_sweep, read_spec, run_sweep
-    from minirtc.training.config import ConfigError
+    from minirtc.errors import ConfigError
+    from minirtc.experiments.sweep import SweepError, plan_sweep, run_sweep
     from minirtc.training.loggers import check_installed, parse_log_option
 
+    options = (models, betas, seeds, steps, quick, data_dir)
+    settings = dict(evaluate=not no_eval, metrics=metrics, group_seeds=group_seeds)
     try:
         log = parse_log_option(log)
         check_installed(log)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     try:
-        out, requested = plan_sweep(
-            out,
-            dataset,
-            profile,
-            models,
-            betas,
-            seeds,
-            steps,
-            quick,
-            data_dir,
-            evaluate=not no_eval,
-            metrics=metrics,
-            group_seeds=group_seeds,
-        )
         if dry_run:
-            spec = requested or read_spec(out)
-            click.echo(json.dumps(spec.to_dict(), indent=2))
-            click.echo("\n".join(describe_plan(spec)))
-            click.echo(f"sweep directory: {out}")
+            _echo_plan(out, dataset, profile, options, settings, steps_per_s, throughput)
             return
+        if steps_per_s is not None or throughput is not None:
+            raise SweepError("--steps-per-s and --throughput only estimate a plan: give --dry-run")
+        out, requested = plan_sweep(out, dataset, profile, *options, **settings)
         result = run_sweep(
             out,
             requested,
@@ -168,6 +174,29 @@ def sweep_command(
     click.echo(f"sweep directory: {out}  (next: minirtc report {out})")
     if result.interrupted:
         raise click.ClickException(f"{len(result.interrupted)} runs were interrupted; rerun to resume them")
+
+
+def _echo_plan(out, dataset, profile, options, settings, steps_per_s, throughput) -> None:
+    """--dry-run: the settings, the tasks, the grid's size and its hours; reads files, writes none."""
+    import json
+
+    from minirtc.experiments import sweep
+
+    if dataset is None and out is None:
+        plans = sweep.plan_profile(profile, *options, **settings)
+    else:
+        out, requested = sweep.plan_sweep(out, dataset, profile, *options, **settings)
+        plans = [(out, sweep.preview_spec(out, requested))]
+    spec = plans[0][1]
+    rate = sweep.plan_throughput(spec, steps_per_s, throughput)  # before any output: errors alone
+    click.echo(json.dumps(spec.to_dict(), indent=2))
+    if len(plans) > 1:
+        click.echo(f"(the same settings for {', '.join(s.dataset for _, s in plans[1:])})")
+    tasks = sweep.describe_plan(spec)
+    click.echo("\n".join([f"each dataset's sweep: {tasks[0]}", *tasks[1:]] if len(plans) > 1 else tasks))
+    click.echo("\n".join(sweep.describe_cost(plans, rate)))
+    if len(plans) == 1:
+        click.echo(f"sweep directory: {plans[0][0]}")
 
 
 @click.command("plot")

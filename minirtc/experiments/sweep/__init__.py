@@ -4,6 +4,7 @@ One file per job, imports pointing down the list:
 
     profiles.py    the named scales (laptop, paper): default grid, shared settings, metric sizes
     grid.py        the grid: SweepSpec, each point's TrainConfig, the --models/--betas/--metrics parsers
+    cost.py        a sweep's size and cost: runs, steps, images, hours at a measured or assumed steps/s
     directory.py   the sweep directory: its layout, sweep.json, creating, reopening, extending
     state.py       each run's state, read from its own files (what a resumed sweep still has to do)
     evaluate.py    the metric suite on one trained run, a failure recorded
@@ -17,6 +18,19 @@ Seeds follow the one grammar of `minirtc.training.seeds` (`0-4,7`).  Everything 
 caller needs is importable from this package.
 """
 
+from minirtc.experiments.sweep.cost import (
+    DEFAULT_THROUGHPUT,
+    Throughput,
+    assumed_throughput,
+    describe_cost,
+    grid_counts,
+    grid_hours,
+    measured_throughput,
+    plan_throughput,
+    read_throughput,
+    step_settings,
+    throughput_record,
+)
 from minirtc.experiments.sweep.directory import (
     LOCK_FILE,
     METRICS_FILE,
@@ -24,7 +38,9 @@ from minirtc.experiments.sweep.directory import (
     SWEEP_FORMAT,
     merge_spec,
     open_sweep,
+    plan_profile,
     plan_sweep,
+    preview_spec,
     read_spec,
 )
 from minirtc.experiments.sweep.evaluate import evaluate_run
@@ -61,6 +77,7 @@ from minirtc.experiments.sweep.tasks import (
 from minirtc.training.seeds import parse_seeds
 
 __all__ = [
+    "DEFAULT_THROUGHPUT",
     "EXECUTORS",
     "LOCK_FILE",
     "METRICS_FILE",
@@ -77,8 +94,11 @@ __all__ = [
     "SweepError",
     "SweepResult",
     "SweepSpec",
+    "Throughput",
+    "assumed_throughput",
     "check_spec",
     "count_states",
+    "describe_cost",
     "describe_plan",
     "evaluate_run",
     "execute_group",
@@ -86,23 +106,32 @@ __all__ = [
     "execute_ray",
     "execute_run",
     "execute_task",
+    "grid_counts",
+    "grid_hours",
     "make_spec",
+    "measured_throughput",
     "merge_spec",
     "open_sweep",
     "parse_betas",
     "parse_metrics",
     "parse_models",
     "parse_seeds",
+    "plan_profile",
     "plan_sweep",
     "plan_tasks",
+    "plan_throughput",
+    "preview_spec",
     "read_spec",
+    "read_throughput",
     "run_lock",
     "run_locks",
     "run_name",
     "run_state",
     "run_sweep",
+    "step_settings",
     "sweep_states",
     "task_runs",
+    "throughput_record",
     "train_group",
     "train_run",
 ]

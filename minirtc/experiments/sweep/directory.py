@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from minirtc.experiments.sweep.grid import SweepError, SweepSpec, check_spec, make_spec
+from minirtc.experiments.sweep.profiles import PROFILES
 from minirtc.training import records
 
 SWEEP_FILE, METRICS_FILE, LOCK_FILE = "sweep.json", "metrics.json", ".lock"
@@ -95,6 +96,16 @@ def open_sweep(sweep_dir: str | Path, requested: SweepSpec | None) -> SweepSpec:
     return spec
 
 
+def preview_spec(sweep_dir: str | Path, requested: SweepSpec | None) -> SweepSpec:
+    """The spec `open_sweep` would run, read without writing anything (for --dry-run)."""
+    if not (Path(sweep_dir) / SWEEP_FILE).exists():
+        if requested is None:
+            raise SweepError(f"{sweep_dir} holds no sweep to resume; give --dataset to start one")
+        return requested
+    saved = read_spec(sweep_dir)
+    return saved if requested is None else merge_spec(saved, requested)
+
+
 def plan_sweep(
     out: str | Path | None,
     dataset: str | None,
@@ -135,3 +146,27 @@ def plan_sweep(
         profile, dataset, models, betas, seeds, steps, quick, data_dir, evaluate, None, overrides, group_seeds
     )
     return Path(out or f"sweeps/{profile}-{dataset}{'-quick' if quick else ''}"), spec
+
+
+def plan_profile(
+    profile: str | None = None,
+    models: tuple[str, ...] | None = None,
+    betas: tuple[float, ...] | None = None,
+    seeds: tuple[int, ...] | None = None,
+    steps: int | None = None,
+    quick: bool = False,
+    data_dir: str | None = None,
+    evaluate: bool = True,
+    metrics: str | list[str] | None = None,
+    group_seeds: bool | None = None,
+) -> list[tuple[Path, SweepSpec]]:
+    """A profile's whole grid, one sweep per dataset it lists: what --dry-run plans without --dataset."""
+    profile = profile or "laptop"
+    if profile not in PROFILES:
+        raise SweepError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    plans = []
+    for dataset in PROFILES[profile].datasets:
+        options = (models, betas, seeds, steps, quick, data_dir, evaluate, metrics, group_seeds)
+        out, spec = plan_sweep(None, dataset, profile, *options)
+        plans.append((out, spec))
+    return plans

@@ -21,6 +21,7 @@ class Profile:
     train: dict[str, Any]  # TrainConfig fields shared by every run
     per_model: dict[str, dict[str, Any]]  # TrainConfig fields for one model only
     metrics: dict[str, Any]  # evaluate_representation settings (metrics, num_train, num_eval)
+    datasets: tuple[str, ...] = ("dsprites-procedural",)  # what --dry-run plans without --dataset
 
 
 PROFILES = {
@@ -67,7 +68,8 @@ PROFILES = {
     "paper": Profile(
         name="paper",
         description="the paper's settings (its Sec. 6; docs/training.md): torch conv VAE, discriminator "
-        "6 x 1000, full dataset, 300,000 steps, batch 64, lr 1e-4, eta 10, 10 seeds, betas 2..10",
+        "6 x 1000, full dataset, 300,000 steps, batch 64, lr 1e-4, eta 10, 10 seeds, betas 2..10; "
+        "its datasets dSprites, Shapes3D, 3D faces",
         models=("factor-vae", "rtc-vae"),
         betas=(2.0, 4.0, 6.0, 8.0, 10.0),
         seeds=tuple(range(10)),
@@ -89,5 +91,6 @@ PROFILES = {
         ),
         per_model={"rtc-vae": {"eta": 10.0}},
         metrics=dict(metrics="all", num_train=10_000, num_eval=5000),
+        datasets=("dsprites", "shapes3d", "faces3d"),  # the paper's Sec. 6
     ),
 }

@@ -10,3 +10,7 @@ class NonFiniteLoss(FloatingPointError):
         super().__init__(f"loss term {term!r} became NaN or inf at step {step}")
         self.step = step
         self.term = term
+
+
+class ConfigError(ValueError):
+    """A setting is out of range, unknown, or inconsistent with another."""

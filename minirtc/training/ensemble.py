@@ -1,9 +1,9 @@
 """Many seeds at once: `train_seeds(config, seeds)` writes one ordinary run directory per seed.
 
 torch: the members train in one process as one batched computation
-(`minirtc.backends.torch_ensemble`): stacked weights, one vmapped forward and
-backward for all of them, each with its own data order, noise, optimiser state
-and discriminator.  Every member matches the single run of its seed to float
+(`minirtc.training.batched`): the one training step mapped over stacked
+weights, one vmapped forward and backward for all of them, each with its own
+data order, noise, optimiser state and discriminator.  Every member matches the single run of its seed to float
 tolerance, and its directory (config.json with its seed, history.jsonl,
 checkpoint.pkl, summary.json) is what `train(config, out)` would have written,
 so `minirtc evaluate`, resume and the sweeps use it as a separate run.
@@ -28,9 +28,10 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from minirtc.errors import NonFiniteLoss
+from minirtc.errors import ConfigError, NonFiniteLoss
 from minirtc.training import records
-from minirtc.training.config import ConfigError, TrainConfig
+from minirtc.training.batched import BatchedTrainer, EnsembleMember, make_members
+from minirtc.training.config import TrainConfig
 from minirtc.training.loop import (
     RunDirectoryError,
     RunRecorder,
@@ -138,11 +139,9 @@ def _train_batched(configs, outs, checkpoints, progress, compile, on_row) -> lis
     """The torch members as one batched computation, in phases that bring resumed members level."""
     from tqdm.auto import tqdm
 
-    from minirtc.backends import torch_ensemble
-
     data = member_data(configs)
-    trainers = torch_ensemble.make_members(configs, [images for _, images in data], data[0][0].pixel_max)
-    views = [torch_ensemble.EnsembleMember(t) for t in trainers]
+    trainers = make_members(configs, [images for _, images in data], data[0][0].pixel_max)
+    views = [EnsembleMember(t) for t in trainers]
     positions = [
         begin_run(o, c, dataset, t, checkpoint)
         for o, c, (dataset, _), t, checkpoint in zip(outs, configs, data, trainers, checkpoints)
@@ -166,7 +165,7 @@ def _train_batched(configs, outs, checkpoints, progress, compile, on_row) -> lis
             start = min(positions[k] for k in active)
             group = [k for k in active if positions[k] == start]
             stop = min([positions[k] for k in active if positions[k] > start], default=steps)
-            ensemble = torch_ensemble.TorchEnsemble([trainers[k] for k in group], compile=compile)
+            ensemble = BatchedTrainer([trainers[k] for k in group], compile=compile)
             for index, k in enumerate(group):
                 views[k].attach(ensemble, index)
             reached, failures = _run_phase(ensemble, [recorders[k] for k in group], start, stop, bar)

@@ -339,7 +339,10 @@ class Adam:
     def update(self, params, grads, optimizer: torch.optim.Adam):
         """One Adam step (in place on the leaf tensors); returns them and the optimiser."""
         for name, param in params.items():
-            param.grad = grads[name]
+            grad = grads[name]
+            if grad.stride() != param.stride():  # the fused kernel walks param and grad in memory order
+                grad = torch.empty_like(param).copy_(grad)
+            param.grad = grad
         optimizer.step()
         for param in params.values():
             param.grad = None

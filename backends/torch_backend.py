@@ -294,13 +294,14 @@ class Networks:
         return x if self.arch == "conv" else x.reshape(len(x), -1)
 
     def to_numpy(self, tree: Any) -> Any:
-        return tree_map(lambda t: onp.ascontiguousarray(t.detach().cpu().numpy()), tree)
+        """Tensors -> NumPy copies (never views of memory that the next step changes in place)."""
+        return tree_map(_numpy_copy, tree)
 
     def from_numpy(self, tree: Any) -> Any:
         """NumPy params -> leaf tensors on the device (conv weights channels-last, as `init` makes them)."""
 
         def leaf(array):
-            t = torch.from_numpy(onp.ascontiguousarray(array)).to(self.device, self.dtype)
+            t = torch.from_numpy(onp.array(array, order="C")).to(self.device, self.dtype)  # a copy
             if self.arch == "conv" and t.dim() == 4:
                 t = t.contiguous(memory_format=torch.channels_last)
             return t.requires_grad_()
@@ -354,9 +355,7 @@ class Adam:
         if not states or not states[0]:
             zeros = {name: onp.zeros(tuple(p.shape), _numpy_dtype(p)) for name, p in params.items()}
             return {"t": 0, "m": zeros, "v": {k: v.copy() for k, v in zeros.items()}}
-        moment = lambda key: {  # noqa: E731
-            name: onp.ascontiguousarray(s[key].detach().cpu().numpy()) for name, s in zip(params, states)
-        }
+        moment = lambda key: {name: _numpy_copy(s[key]) for name, s in zip(params, states)}  # noqa: E731
         return {"t": int(states[0]["step"]), "m": moment("exp_avg"), "v": moment("exp_avg_sq")}
 
     def from_numpy(self, saved: dict[str, Any], params: dict[str, torch.Tensor]) -> torch.optim.Adam:
@@ -373,6 +372,10 @@ class Adam:
             }
         optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
         return optimizer
+
+
+def _numpy_copy(t: torch.Tensor) -> onp.ndarray:
+    return onp.array(t.detach().cpu().numpy(), order="C")  # a copy in C order, whatever t's layout
 
 
 def _like(param: torch.Tensor, array: onp.ndarray) -> torch.Tensor:

@@ -194,7 +194,7 @@ def _float64(nets, array) -> np.ndarray:
 
 
 def _index_numpy(order) -> np.ndarray:
-    return np.asarray(order.cpu() if hasattr(order, "cpu") else order, dtype=np.int64)
+    return np.array(order.cpu() if hasattr(order, "cpu") else order, dtype=np.int64)  # a copy
 
 
 def make_trainer(config: TrainConfig, images: np.ndarray, pixel_max: int) -> Trainer:

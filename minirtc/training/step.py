@@ -50,7 +50,9 @@ class TrainState:
     disc_opt: Any = None  # the discriminator's Adam state
 
 
-def draw_inputs(stream: Any, rng: Any, nets: Any, images: Any, latent_dim: int, dtype: str, disc: bool):
+def draw_inputs(
+    stream: Any, rng: Any, nets: Any, images: Any, latent_dim: int, dtype: str, disc: bool
+) -> StepInputs:
     """The step's batch and noise (and the second batch, noise and permutation with a discriminator).
 
     One order for every backend: x, eps, x2, eps2, permutation.
@@ -70,7 +72,16 @@ def reparameterise(mu: Array, logvar: Array, eps: Array) -> Array:
     return mu + ops_for(mu).exp(0.5 * logvar) * eps
 
 
-def vae_loss(nets, objective: ObjectiveConfig, dataset_size: int, step: int, params, disc_params, x, eps):
+def vae_loss(
+    nets: Any,
+    objective: ObjectiveConfig,
+    dataset_size: int,
+    step: int,
+    params: Any,
+    disc_params: Any,
+    x: Array,
+    eps: Array,
+) -> tuple[Array, tuple[dict[str, Array], Array]]:
     """The objective's loss for one batch, its terms and the codes z (docs/theory.md#objectives)."""
     mu, logvar = nets.encode(params, x)  # (M, D) each: q(z|x) = N(mu, diag(exp(logvar)))
     z = reparameterise(mu, logvar, eps)  # (M, D)
@@ -84,14 +95,16 @@ def vae_loss(nets, objective: ObjectiveConfig, dataset_size: int, step: int, par
     return loss, (terms, z)
 
 
-def permuted_codes(nets, params, x2, eps2, permutation):
+def permuted_codes(nets: Any, params: Any, x2: Array, eps2: Array, permutation: Array) -> Array:
     """The second batch's codes, each dimension shuffled across the batch: samples of prod_k q(z_k)."""
     mu2, logvar2 = nets.encode(params, x2)  # (M, D) each
     z2 = reparameterise(mu2, logvar2, eps2)  # (M, D)
     return ops_for(z2).take_rows(z2, permutation)  # [i, k] = z2[permutation[i, k], k]
 
 
-def discriminator_loss(nets, disc_params, z, z_permuted):
+def discriminator_loss(
+    nets: Any, disc_params: Any, z: Array, z_permuted: Array
+) -> tuple[Array, dict[str, Array]]:
     """Cross-entropy of real codes (class 0) against permuted codes (class 1), and its accuracy."""
     logits_real = nets.discriminate(disc_params, z)  # (M, 2)
     logits_permuted = nets.discriminate(disc_params, z_permuted)  # (M, 2)
@@ -101,7 +114,15 @@ def discriminator_loss(nets, disc_params, z, z_permuted):
 
 
 def train_step(
-    nets, engine, adam, disc_adam, state: TrainState, inputs: StepInputs, objective, dataset_size, step
+    nets: Any,
+    engine: Any,
+    adam: Any,
+    disc_adam: Any,
+    state: TrainState,
+    inputs: StepInputs,
+    objective: ObjectiveConfig,
+    dataset_size: int,
+    step: int,
 ) -> tuple[TrainState, dict[str, Array]]:
     """One update of the VAE (and of the discriminator), from the params before either update.
 

@@ -65,6 +65,15 @@ MODEL_DEFAULTS: dict[str, dict[str, float | str]] = {
     },
 }
 
+# The weight that sets each model's pressure towards independent codes: the one a sweep varies.
+MAIN_WEIGHT = {
+    "beta-vae": "beta",
+    "beta-tcvae": "beta",
+    "factor-vae": "gamma",
+    "rtc-vae": "beta",
+    "annealed-vae": "gamma",
+}
+
 
 def _setting(default, help_text: str, choices: tuple[str, ...] | None = None):
     """A field with its one-line meaning (and its choices), which the CLI shows as the flag's help."""

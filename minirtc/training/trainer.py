@@ -193,8 +193,9 @@ def _float64(nets, array) -> np.ndarray:
     return np.asarray(nets.to_numpy(array), dtype=np.float64)
 
 
-def _index_numpy(order) -> np.ndarray:
-    return np.array(order.cpu() if hasattr(order, "cpu") else order, dtype=np.int64)  # a copy
+def _index_numpy(order: Any) -> np.ndarray:
+    """A data order (N,) as a NumPy int64 copy, from either backend's array."""
+    return np.array(order.cpu().numpy() if hasattr(order, "cpu") else order, dtype=np.int64)
 
 
 def make_trainer(config: TrainConfig, images: np.ndarray, pixel_max: int) -> Trainer:

@@ -1,10 +1,13 @@
-"""Backends: the array operations and the trainable models of each framework.
+"""Backends: the array operations and the training mechanics of each framework.
 
+`BACKENDS` is the one table of them (name -> module):
 - "numpy": `autograd.numpy`, readable MLP VAEs for the classroom (never imports torch);
 - "torch": torch on any device, conv and MLP VAEs for full-scale runs.
 
-`get(name)` imports a backend lazily and returns its module, which exposes
-`name`, `ops` (see `minirtc.ops.Ops`), `make_model(...)` and `make_trainer(...)`.
+Every backend module has the same names: `name`, `ops` (see `minirtc.ops.Ops`) and
+the surface the training step (`minirtc/training/step.py`) uses: `Networks`,
+`Engine` and `Random`.  A backend imports the core and its own framework, never
+training, experiments or the CLI.  `get(name)` imports one lazily.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ BACKENDS = {"numpy": "minirtc.backends.numpy_backend", "torch": "minirtc.backend
 
 
 def get(name: str) -> ModuleType:
-    """The backend module called `name` ("numpy" or "torch")."""
+    """The backend module called `name` (a key of BACKENDS)."""
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {name!r}")
     try:

@@ -1,21 +1,26 @@
 """The NumPy/autograd backend: readable MLP VAEs for the classroom.
 
 Parameters are plain dicts of named arrays; every network is a pure function
-`f(params, inputs)`; gradients come from `autograd.grad`; Adam is written out
-in a few lines.  The objective itself is the core's (`minirtc.objective`),
-exactly as the torch backend uses it.  No torch import anywhere on this path.
+`f(params, inputs)`; gradients come from `autograd`; Adam is written out in a
+few lines.  This module supplies only the mechanics that the training step
+(`minirtc/training/step.py`, written once for every backend) asks for:
+
+    Networks   init, encode, decode, discriminate, and the images as inputs
+    Engine     value_and_grad, map over members (none here), Adam
+    Random     permutations and normal draws from the run's generator
+
+No torch import anywhere on this path.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Callable
 
 import autograd.numpy as np
 import numpy as onp
 from autograd import grad_and_aux
 
-import minirtc
-from minirtc.accumulate import TermAccumulator
 from minirtc.backends.numpy_ops import NumpyOps
 
 name = "numpy"
@@ -132,167 +137,150 @@ def _tree_map3(fn, a, b, c):
 
 
 # ---------------------------------------------------------------------------
-# The losses as functions of the parameters (what autograd differentiates)
+# The surface the training step uses
 # ---------------------------------------------------------------------------
 
 
-def vae_loss(
-    params: Params, disc_params: Params | None, x: Any, eps: Any, objective_config, dataset_size: int
-) -> tuple[Any, dict[str, Any]]:
-    """The core objective for one batch; returns (loss, terms) for `grad_and_aux`."""
-    mu, logvar = encode(params, x)
-    z = reparameterise(mu, logvar, eps)
-    x_logits = decode(params, z)
-    disc_logits = None if disc_params is None else discriminator_logits(disc_params, z)
-    loss, terms = minirtc.objective(objective_config, x, x_logits, mu, logvar, z, dataset_size, disc_logits)
-    return loss, terms
+class Networks:
+    """The MLP VAE (and FactorVAE discriminator) of one run as pure functions of their params."""
 
+    def __init__(
+        self,
+        arch: str,
+        image_shape: tuple[int, int, int],
+        hidden: tuple[int, ...],
+        latent_dim: int,
+        discriminator: tuple[int, int] | None,
+        dtype: str,
+        device: str,
+        pixel_max: int,
+        bf16: bool = False,
+    ):
+        """`discriminator`: (width, hidden layers), or None for models without one (no bf16 here)."""
+        if arch != "mlp":
+            raise ValueError(f"the NumPy backend has MLPs only, got arch {arch!r}")
+        self.image_shape, self.hidden, self.latent_dim = tuple(image_shape), tuple(hidden), latent_dim
+        self.discriminator, self.dtype, self.pixel_max = discriminator, dtype, pixel_max
 
-def discriminator_loss(disc_params: Params, z: Any, z_permuted: Any) -> tuple[Any, dict[str, Any]]:
-    """Cross-entropy of real vs permuted (SPEC 3.4); z's are constants here."""
-    logits_real = discriminator_logits(disc_params, z)
-    logits_perm = discriminator_logits(disc_params, z_permuted)
-    loss = minirtc.discriminator_loss(logits_real, logits_perm)
-    accuracy = minirtc.discriminator_accuracy(logits_real, logits_perm)
-    return loss, {"disc_loss": loss, "disc_accuracy": accuracy}
+    def init(self, seed: int) -> tuple[Params, Params]:
+        """Seeded initial VAE and discriminator params ({} without a discriminator)."""
+        init_rng = onp.random.default_rng(onp.random.SeedSequence(seed).spawn(2)[0])
+        P = int(onp.prod(self.image_shape))
+        params = init_vae(init_rng, P, self.hidden, self.latent_dim, self.dtype)
+        disc_params: Params = {}
+        if self.discriminator is not None:
+            width, layers = self.discriminator
+            disc_params = init_discriminator(init_rng, self.latent_dim, width, layers, self.dtype)
+        return params, disc_params
 
+    encode = staticmethod(encode)
+    decode = staticmethod(decode)
+    discriminate = staticmethod(discriminator_logits)
 
-def _grad_and_terms(loss_fn):
-    """d loss / d params (first argument) and the terms as plain arrays."""
-    with_aux = grad_and_aux(loss_fn)
-
-    def grad_fn(*args):
-        grads, terms = with_aux(*args)
-        # autograd hands the aux values back still wrapped in its tracing boxes
-        return grads, {name: getattr(value, "_value", value) for name, value in terms.items()}
-
-    return grad_fn
-
-
-_vae_grad = _grad_and_terms(vae_loss)
-_disc_grad = _grad_and_terms(discriminator_loss)
-
-
-# ---------------------------------------------------------------------------
-# The trainer: what the training loop drives
-# ---------------------------------------------------------------------------
-
-
-class NumpyTrainer:
-    """Holds params, Adam states, the data stream and the noise rng of one run."""
-
-    def __init__(self, config, images: onp.ndarray, pixel_max: int):
-        self.config = config
-        self.objective = config.objective().resolved()
-        self.dtype = config.dtype
-        self.images = images  # (N, H, W, C) uint8, the training set
-        self.pixel_max = pixel_max
-        self.dataset_size = len(images)
-        input_dim = int(onp.prod(images.shape[1:]))
-        init_rng, self.rng = (
-            onp.random.default_rng(s) for s in onp.random.SeedSequence(config.seed).spawn(2)
-        )
-        self.params = init_vae(init_rng, input_dim, config.hidden, config.latent_dim, self.dtype)
-        self.adam = adam_init(self.params)
-        self.disc_params = None
-        if self.objective.tc_estimator == "discriminator":
-            self.disc_params = init_discriminator(
-                init_rng, config.latent_dim, config.disc_hidden, config.disc_layers, self.dtype
-            )
-            self.disc_adam = adam_init(self.disc_params)
-        self.order = self.rng.permutation(self.dataset_size)  # this epoch's data order
-        self.cursor = 0
-        self.step_count = 0
-        self.terms = TermAccumulator(ops)
-
-    # -- data ------------------------------------------------------------------
-
-    def next_batch(self) -> onp.ndarray:
-        """The next M items of a shuffled pass over the data, as floats (M, P) in [0, 1]."""
-        M = self.config.batch_size
-        if self.cursor + M > self.dataset_size:  # a new epoch, a new order
-            self.order, self.cursor = self.rng.permutation(self.dataset_size), 0
-        index = onp.sort(self.order[self.cursor : self.cursor + M])
-        self.cursor += M
-        return self.as_input(self.images[index])
+    def put(self, images: onp.ndarray) -> onp.ndarray:
+        """The training images (N, H, W, C) uint8 where the networks read them: here, as they are."""
+        return images
 
     def as_input(self, images: onp.ndarray) -> onp.ndarray:
         """uint8 images (B, H, W, C) -> flat floats (B, P) in [0, 1]."""
         return (images.astype(self.dtype) / self.pixel_max).reshape(len(images), -1)
 
-    # -- one optimiser step ------------------------------------------------------
+    def to_numpy(self, tree: Any) -> Any:
+        return tree
 
-    def step(self) -> None:
-        """One VAE update (and one discriminator update when it has one)."""
-        c = self.config
-        x = self.next_batch()
-        eps = self.rng.standard_normal((c.batch_size, c.latent_dim)).astype(self.dtype)
-        grads, terms = _vae_grad(self.params, self.disc_params, x, eps, self.objective, self.dataset_size)
-        if self.disc_params is not None:
-            # Kim & Mnih, Alg. 2: the discriminator sees this batch's z against a
-            # second batch permuted dimension-wise, both from the encoder before its update.
-            mu, logvar = encode(self.params, x)
-            z = reparameterise(mu, logvar, eps)
-            x2 = self.next_batch()
-            mu2, logvar2 = encode(self.params, x2)
-            eps2 = self.rng.standard_normal(mu2.shape).astype(self.dtype)
-            z_permuted = minirtc.permute_dims(reparameterise(mu2, logvar2, eps2), self.rng)
-            disc_grads, disc_terms = _disc_grad(self.disc_params, z, z_permuted)
-            self.disc_params, self.disc_adam = adam_update(
-                self.disc_params, disc_grads, self.disc_adam, c.disc_lr, c.disc_betas
-            )
-            terms = {**terms, **disc_terms}
-        self.params, self.adam = adam_update(self.params, grads, self.adam, c.lr, c.adam_betas)
-        self.step_count += 1
-        self.terms.add(self.step_count, terms)
+    def from_numpy(self, tree: Any) -> Any:
+        return _tree_map(lambda a: onp.asarray(a, dtype=self.dtype), tree)
 
-    def pop_metrics(self) -> dict[str, float]:
-        return self.terms.pop()
+    def compile(self, trial: Callable[[], None]) -> bool:
+        raise ValueError("--compile needs --backend torch")
 
-    # -- evaluation ----------------------------------------------------------------
 
-    def encode_images(self, images: onp.ndarray, batch_size: int = 1000) -> tuple[onp.ndarray, onp.ndarray]:
-        """uint8 images (B, H, W, C) -> mu, logvar (B, D) as float64 NumPy."""
-        parts = [
-            encode(self.params, self.as_input(images[i : i + batch_size]))
-            for i in range(0, len(images), batch_size)
-        ]
-        return (
-            onp.concatenate([p[0] for p in parts]).astype(onp.float64),
-            onp.concatenate([p[1] for p in parts]).astype(onp.float64),
-        )
+class Adam:
+    """Adam with fixed lr and betas over a params tree (`adam_update`); its state is NumPy already."""
 
-    def decode_latents(self, z: onp.ndarray) -> onp.ndarray:
-        """z (B, D) -> mean images (B, H, W, C) in [0, 1] (sigmoid of the logits)."""
-        logits = decode(self.params, onp.asarray(z, dtype=self.dtype))
-        return (1.0 / (1.0 + onp.exp(-logits))).reshape((len(z), *self.images.shape[1:]))
+    def __init__(self, lr: float, betas: tuple[float, float]):
+        self.lr, self.betas = lr, tuple(betas)
 
-    # -- checkpoints -----------------------------------------------------------------
+    def init(self, params: Params) -> dict[str, Any]:
+        return adam_init(params)
 
-    def state(self) -> dict[str, Any]:
-        """Everything needed to continue bit-identically (plain NumPy and Python values)."""
-        state = {
-            "params": self.params,
-            "adam": self.adam,
-            "rng": self.rng.bit_generator.state,
-            "order": self.order,
-            "cursor": self.cursor,
-            "step": self.step_count,
-        }
-        if self.disc_params is not None:
-            state.update(disc_params=self.disc_params, disc_adam=self.disc_adam)
+    def update(self, params: Params, grads: Params, state: dict[str, Any]) -> tuple[Params, dict[str, Any]]:
+        return adam_update(params, grads, state, self.lr, self.betas)
+
+    def to_numpy(self, state: dict[str, Any], params: Params) -> dict[str, Any]:
         return state
 
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.params, self.adam = state["params"], state["adam"]
-        self.rng.bit_generator.state = state["rng"]
-        self.order, self.cursor, self.step_count = state["order"], state["cursor"], state["step"]
-        if self.disc_params is not None:
-            self.disc_params, self.disc_adam = state["disc_params"], state["disc_adam"]
+    def from_numpy(self, saved: dict[str, Any], params: Params) -> dict[str, Any]:
+        return {"t": int(saved["t"]), "m": saved["m"], "v": saved["v"]}
 
 
-def make_trainer(config, images: onp.ndarray, pixel_max: int) -> NumpyTrainer:
-    """The trainer for `config` over the training images (N, H, W, C) uint8."""
-    if config.arch != "mlp":
-        raise ValueError(f"the NumPy backend has MLPs only, got arch {config.arch!r}")
-    return NumpyTrainer(config, images, pixel_max)
+class Engine:
+    """Gradients by autograd; one member per run (the classroom path maps over nothing)."""
+
+    def __init__(self, members: int | None = None, batch_networks: bool | None = None, nets=None):
+        if members is not None:
+            raise ValueError("the NumPy backend trains seeds one after another, not stacked")
+        self.members, self.batch_networks = None, False
+
+    def value_and_grad(self, fn: Callable) -> Callable:
+        """fn(params, ...) -> (loss, aux)  becomes  (...) -> ((loss, aux), d loss / d params)."""
+        with_aux = grad_and_aux(lambda *args: _loss_in_aux(fn(*args)))
+
+        def run(*args):
+            grads, (loss, aux) = with_aux(*args)
+            return (_unbox(loss), _unbox(aux)), grads
+
+        return run
+
+    def map(self, fn: Callable) -> Callable:
+        return fn
+
+    def constant(self):
+        """No gradient is tracked outside `value_and_grad` here: nothing to switch off."""
+        return contextlib.nullcontext()
+
+    def adam(self, lr: float, betas: tuple[float, float]) -> Adam:
+        return Adam(lr, betas)
+
+    def stack(self, values: list[Any]) -> Any:
+        return onp.stack(values)
+
+
+def _loss_in_aux(out):
+    loss, aux = out
+    return loss, (loss, aux)
+
+
+def _unbox(value):
+    """The plain arrays of an aux value, which autograd hands back still wrapped in its tracing boxes."""
+    if isinstance(value, dict):
+        return {k: _unbox(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_unbox(v) for v in value)
+    return getattr(value, "_value", value)
+
+
+class Random:
+    """The run's random draws: one NumPy generator, seeded from the run's seed."""
+
+    def __init__(self, seed: int, device: str = "cpu"):
+        self.rng = onp.random.default_rng(onp.random.SeedSequence(seed).spawn(2)[1])
+
+    def permutation(self, n: int) -> onp.ndarray:
+        return self.rng.permutation(n)
+
+    def normal(self, shape: tuple[int, ...], dtype: str) -> onp.ndarray:
+        return self.rng.standard_normal(shape).astype(dtype)
+
+    def column_permutations(self, shape: tuple[int, int]) -> onp.ndarray:
+        """(M, D): each column an independent permutation of range(M) (Kim & Mnih, Alg. 1)."""
+        return ops.argsort_random(shape, self.rng, like=None)
+
+    def get_state(self) -> dict[str, Any]:
+        return self.rng.bit_generator.state  # JSON values (ints, strings)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state
+
+    def index_array(self, values: Any) -> onp.ndarray:
+        return onp.asarray(values, dtype=onp.int64)

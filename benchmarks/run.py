@@ -7,10 +7,11 @@
 Sections:
   train      training steps/s and images/s per backend, arch, model and batch size
              (benchmarks/train_throughput.py's timing; --compile adds compiled torch cases);
-  overhead   the torch training step against the bare forward and backward passes of the
-             same networks and losses timed alone (and Adam alone): the step/bare ratio
-             and the fraction of the step that is neither (Python, draws, bookkeeping);
-  ensemble   K seeds as one batched computation (`TorchEnsemble`) against the same K
+  overhead   the torch training step (`Trainer.step`) against its bare forward and backward
+             passes: the same `train_step` on fixed inputs with no optimiser update (and the
+             networks alone, and Adam alone): the step/bare ratio and the fraction of the
+             step that is neither (draws, bookkeeping);
+  ensemble   K seeds as one batched computation (`BatchedTrainer`) against the same K
              trainers stepped one after another, timed in alternation so that other load
              on the machine hits both alike; the speed-up is separate / ensemble;
   decompose  `minirtc.decompose` time and peak memory against M, with and without
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -48,7 +50,10 @@ sys.path.insert(0, str(HERE))  # the sibling benchmark scripts
 import train_throughput  # noqa: E402
 
 import minirtc  # noqa: E402
+from minirtc.training.batched import BatchedTrainer, make_members  # noqa: E402
 from minirtc.training.config import TrainConfig  # noqa: E402
+from minirtc.training.step import train_step, vae_loss  # noqa: E402
+from minirtc.training.trainer import make_trainer  # noqa: E402
 
 SECTIONS = ("train", "overhead", "ensemble", "decompose", "metrics", "data")
 
@@ -190,80 +195,71 @@ def train_section(device: str, quick: bool, compile: bool) -> list[dict[str, Any
 # ---------------------------------------------------------------------------
 
 
-def fixed_inputs(trainer) -> dict[str, Any]:
-    """One step's draws, made once, so the bare passes time arithmetic only."""
-    import torch
+class KeepParams:
+    """An optimiser that changes nothing: `train_step` with it is the step's passes alone."""
 
-    c, g = trainer.config, trainer.generator
-    shape = (c.batch_size, c.latent_dim)
-    return {
-        "x": trainer.next_batch(),
-        "eps": torch.randn(shape, generator=g, device=trainer.device, dtype=trainer.dtype),
-        "x2": trainer.next_batch(),
-        "eps2": torch.randn(shape, generator=g, device=trainer.device, dtype=trainer.dtype),
-        "index": torch.argsort(torch.rand(shape, generator=g, device=g.device), dim=0),
-    }
+    def update(self, params, grads, state):
+        return params, state
 
 
-def bare_pass(trainer, inputs: dict[str, Any], objective: bool = True) -> None:
-    """The step's forward and backward passes (VAE loss, then discriminator loss) and nothing else.
-
-    objective=False: the networks alone, with a plain sum as the loss.
-    """
-    import torch
-
-    from minirtc.backends.torch_backend import reparameterise
-
-    model, disc, x = trainer.model, trainer.disc, inputs["x"]
-    with trainer.autocast():
-        mu, logvar = model.encode(x)
-        z = reparameterise(mu, logvar, inputs["eps"])
-        x_logits = model.decode(z)
-        disc_logits = None if disc is None else disc(z)
-    if objective:
-        N = trainer.dataset_size
-        loss = minirtc.objective(trainer.objective, x, x_logits, mu, logvar, z, N, disc_logits).loss
-    else:
-        loss = x_logits.sum() + logvar.sum() + (0 if disc_logits is None else disc_logits.sum())
-    loss.backward()
-    if disc is not None:
-        with torch.no_grad(), trainer.autocast():
-            mu2, logvar2 = model.encode(inputs["x2"])
-            z_permuted = torch.gather(reparameterise(mu2, logvar2, inputs["eps2"]), 0, inputs["index"])
-        with trainer.autocast():
-            real, permuted = disc(z.detach()), disc(z_permuted)
-        disc_loss = minirtc.discriminator_loss(real, permuted) if objective else real.sum() + permuted.sum()
-        disc_loss.backward()
+def bare_step(trainer, inputs) -> None:
+    """The real `train_step` on fixed inputs without updates: its forward and backward passes only."""
+    keep = KeepParams()
+    t = trainer
+    train_step(t.nets, t.engine, keep, keep, t.train_state, inputs, t.objective, t.dataset_size, t.step_count)
 
 
-def adam_steps(trainer) -> None:
-    trainer.optimizer.step()
-    if trainer.disc is not None:
-        trainer.disc_optimizer.step()
+def networks_pass(trainer, inputs) -> None:
+    """The networks alone, forward and backward, with a plain sum as the loss."""
+    nets, s = trainer.nets, trainer.train_state
+
+    def total(params, disc_params, x):
+        mu, logvar = nets.encode(params, x)
+        out = nets.decode(params, mu).sum() + logvar.sum()
+        if trainer.discriminator:
+            out = out + nets.discriminate(disc_params, mu).sum()
+        return out, None
+
+    trainer.engine.value_and_grad(total)(s.params, s.disc_params, inputs.x)
+
+
+def adam_steps(trainer, grads, disc_grads) -> None:
+    """Both Adam updates with fixed gradients (on a trainer of their own)."""
+    s = trainer.train_state
+    s.params, s.opt = trainer.adam.update(s.params, grads, s.opt)
+    if trainer.discriminator:
+        s.disc_params, s.disc_opt = trainer.disc_adam.update(s.disc_params, disc_grads, s.disc_opt)
+
+
+def fixed_gradients(trainer, inputs):
+    """One step's gradients (small ones, so that hundreds of Adam steps stay finite)."""
+    s, nets = trainer.train_state, trainer.nets
+    loss = functools.partial(vae_loss, nets, trainer.objective, trainer.dataset_size, 0)
+    grads = trainer.engine.value_and_grad(loss)(s.params, s.disc_params, inputs.x, inputs.eps)[1]
+    disc_grads = {name: 1e-3 * p.detach().clone() for name, p in s.disc_params.items()}
+    return {name: 1e-3 * g for name, g in grads.items()}, disc_grads
 
 
 def overhead_case(
     config: TrainConfig, images: np.ndarray, n: int, repeats: int, compile: bool
 ) -> dict[str, Any]:
     """Median ms per step of: the step, its bare passes, the networks alone, Adam alone."""
-    from minirtc.backends.torch_backend import make_trainer
-
     trainer = make_trainer(config, images, 1)
     # Adam is timed on a trainer of its own: hundreds of steps on one fixed gradient
-    # would drive the timed trainer's weights to overflow (a NaN at step ~90 here).
+    # would drive the timed trainer's weights away from where the step is timed.
     adam_only = make_trainer(config, images, 1)
-    bare_pass(adam_only, fixed_inputs(adam_only))
+    grads = fixed_gradients(adam_only, adam_only.draw())
     if compile:
         trainer.compile()
-    inputs = fixed_inputs(trainer)
+    inputs = trainer.draw()
     sync = synchroniser(config.device)
     parts: dict[str, Callable[[], None]] = {
         "step": trainer.step,
-        "bare": lambda: bare_pass(trainer, inputs),
-        "networks": lambda: bare_pass(trainer, inputs, objective=False),
-        "adam": lambda: adam_steps(adam_only),
+        "bare": lambda: bare_step(trainer, inputs),
+        "networks": lambda: networks_pass(trainer, inputs),
+        "adam": lambda: adam_steps(adam_only, *grads),
     }
-    for fn in parts.values():  # warm-up, and gradients for Adam to use
+    for fn in parts.values():  # warm-up
         fn()
     times: dict[str, list[float]] = {name: [] for name in parts}
     for _ in range(repeats):  # in alternation: load on the machine hits every part alike
@@ -311,15 +307,12 @@ def overhead_section(device: str, quick: bool, compile: bool) -> list[dict[str, 
 def ensemble_case(
     arch: str, K: int, device: str, steps: int, repeats: int, batch: bool | None = None
 ) -> dict:
-    """`batch`: TorchEnsemble's batch_networks (None: its default for the arch and device)."""
-    from minirtc.backends.torch_backend import make_trainer
-    from minirtc.backends.torch_ensemble import TorchEnsemble, make_members
-
+    """`batch`: BatchedTrainer's batch_networks (None: its default for the arch and device)."""
     images = fake_images()
     configs = [torch_config(device, arch, seed=seed) for seed in range(K)]
     sync = synchroniser(device)
     reset_peak(device)
-    ensemble = TorchEnsemble(make_members(configs, [images] * K, 1), batch_networks=batch)
+    ensemble = BatchedTrainer(make_members(configs, [images] * K, 1), batch_networks=batch)
     train_throughput.time_steps(ensemble, 1, 1, sync)
     ensemble_peak = peak_mb(device)
     singles = [make_trainer(c, images, 1) for c in configs]

@@ -17,12 +17,12 @@ import time
 import numpy as np
 
 import minirtc
-from minirtc import backends
 from minirtc.training.config import TrainConfig
+from minirtc.training.trainer import make_trainer
 
 
 def measure(config: TrainConfig, images: np.ndarray, steps: int, warmup: int, compile: bool = False) -> dict:
-    trainer = backends.get(config.backend).make_trainer(config, images, 1)
+    trainer = make_trainer(config, images, 1)
     if compile:
         trainer.compile()
     seconds = time_steps(trainer, steps, warmup, _synchroniser(config))

@@ -26,11 +26,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from minirtc import data
-from minirtc.backends import numpy_backend as nb
 from minirtc.experiments.figures import new_figure, save_figure
 from minirtc.experiments.lesson import Lesson, lesson_args, single_threaded_blas
 from minirtc.training import TrainConfig
 from minirtc.training.loop import EvalSet, evaluate
+from minirtc.training.trainer import make_trainer
 
 args = lesson_args(__doc__.splitlines()[0])
 single_threaded_blas()  # small matrices: one BLAS thread is faster than several fighting over the cores
@@ -66,7 +66,7 @@ def classroom_config(model: str) -> TrainConfig:
 
 
 for model in MODELS:
-    objective = classroom_config(model).objective().resolved()
+    objective = classroom_config(model).objective.resolved()
     names = ("beta", "eta") if model == "rtc-vae" else ("gamma",)
     weights = ", ".join(f"{name} = {getattr(objective, name):g}" for name in names)
     print(f"{model}: TC estimated by the {objective.tc_estimator}, {weights}")
@@ -81,7 +81,7 @@ eval_set = EvalSet(images, np.random.default_rng([args.seed, 6]).standard_normal
 history = {model: [] for model in MODELS}  # rows of {step, tc_mean, tc_sample, mean_sigma2, ...}
 trainers = {}
 for model in MODELS:
-    trainer = nb.make_trainer(classroom_config(model), images, dataset.pixel_max)
+    trainer = make_trainer(classroom_config(model), images, dataset.pixel_max)
     print(f"\nTraining {model} for {num_steps} steps:")
     print(f"{'step':>6}{'-ELBO':>9}{'TC_D':>8}{'TC_mean':>9}{'TC_sample':>11}{'mean sigma^2':>14}")
     start = time.perf_counter()

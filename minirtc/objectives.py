@@ -1,4 +1,4 @@
-"""The seven objectives of SPEC section 2, assembled once from named terms.
+"""The eight objectives (docs/theory.md#objectives), assembled once from named terms.
 
 Every model is a table of weights over the same named terms (all per-example
 quantities averaged over the batch, in nats):
@@ -6,14 +6,15 @@ quantities averaged over the batch, in nats):
     recon        E_q[log p(x|z)]                 summed over pixels
     kl           KL(q(z|n) || p(z))               closed form, summed over latents
     mi, tc, dim_kl   the KL's decomposition (Chen et al. 2018), by a minibatch
-                 estimator, or tc by the discriminator (SPEC 3, 3.4)
+                 estimator, or tc by the discriminator (docs/estimators.md)
     var_penalty  sum_k mean_n sigma_k^2(n)         (RTC-VAE, paper eq. (4))
     dip_penalty  DIP-VAE's covariance penalty      (Kumar et al. 2017)
+    kl_capacity_gap  |KL - C|, C the capacity at this step (AnnealedVAE, Burgess et al. 2018)
 
     objective = sum_name weight[name] * term[name]     (to be MAXIMISED)
     loss      = -objective
 
-Two conventions that look alike and are not (SPEC 2):
+Two conventions that look alike and are not (docs/theory.md#objectives):
 - the paper's L_beta-TC = ELBO - beta * TC (`factor-vae` with weight gamma,
   `rtc-vae` with weight beta) penalises TC by beta ON TOP of the ELBO's own TC;
 - Chen et al.'s `beta-tcvae` replaces the TC's weight of 1 inside the ELBO by
@@ -23,7 +24,7 @@ Two conventions that look alike and are not (SPEC 2):
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from minirtc.densities import bernoulli_log_likelihood, gaussian_log_likelihood, kl_normal
@@ -32,7 +33,16 @@ from minirtc.estimators import decompose
 from minirtc.ops import Array, ops_for
 from minirtc.penalties import dip_penalty, variance_penalty
 
-MODELS = ("vae", "beta-vae", "beta-tcvae", "factor-vae", "dip-vae-i", "dip-vae-ii", "rtc-vae")
+MODELS = (
+    "vae",
+    "beta-vae",
+    "beta-tcvae",
+    "factor-vae",
+    "dip-vae-i",
+    "dip-vae-ii",
+    "rtc-vae",
+    "annealed-vae",
+)
 TC_ESTIMATORS = ("mws", "mws-noconst", "mss0", "mss1", "discriminator")
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -45,23 +55,56 @@ MODEL_DEFAULTS: dict[str, dict[str, float | str]] = {
     "dip-vae-i": {"lambda_od": 10.0, "tc_estimator": "mss1"},  # lambda_d = 10 lambda_od
     "dip-vae-ii": {"lambda_od": 10.0, "tc_estimator": "mss1"},  # lambda_d = lambda_od
     "rtc-vae": {"beta": 6.0, "eta": 10.0, "tc_estimator": "discriminator"},
+    # Burgess et al. 2018's dSprites settings: gamma 1000, C raised to 25 nats over 100,000 steps
+    "annealed-vae": {
+        "gamma": 1000.0,
+        "capacity_min": 0.0,
+        "capacity_max": 25.0,
+        "capacity_steps": 100_000,
+        "tc_estimator": "mss1",
+    },
 }
+
+# The weight that sets each model's pressure towards independent codes: the one a sweep varies.
+MAIN_WEIGHT = {
+    "beta-vae": "beta",
+    "beta-tcvae": "beta",
+    "factor-vae": "gamma",
+    "rtc-vae": "beta",
+    "annealed-vae": "gamma",
+}
+
+
+def _setting(default, help_text: str, choices: tuple[str, ...] | None = None):
+    """A field with its one-line meaning (and its choices), which the CLI shows as the flag's help."""
+    return field(default=default, metadata={"help": help_text, "choices": choices})
 
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
     """Which objective, with which weights.  None means "the model's default"."""
 
-    model: str = "rtc-vae"  # one of MODELS
-    beta: float | None = None  # beta-vae: KL weight; beta-tcvae, rtc-vae: TC weight
-    gamma: float | None = None  # factor-vae: TC weight (Kim & Mnih); beta-tcvae: dimKL weight
-    alpha: float | None = None  # beta-tcvae: MI weight
-    eta: float | None = None  # rtc-vae: variance-penalty weight (paper fixes 10)
-    lambda_od: float | None = None  # dip-vae: off-diagonal weight
-    lambda_d: float | None = None  # dip-vae: diagonal weight
-    tc_estimator: str | None = None  # one of TC_ESTIMATORS; for models without TC, what is logged
-    likelihood: str = "bernoulli"  # decoder: "bernoulli" (logits) or "gaussian" (unit variance)
-    chunk_size: int | None = None  # rows per chunk in the minibatch estimator
+    model: str = _setting("rtc-vae", "Objective to train (docs/theory.md#objectives).", MODELS)
+    beta: float | None = _setting(None, "TC weight (rtc-vae, beta-tcvae) or KL weight (beta-vae).")
+    gamma: float | None = _setting(
+        None, "TC weight (factor-vae); dim-KL weight (beta-tcvae); |KL - C| weight (annealed-vae)."
+    )
+    alpha: float | None = _setting(None, "beta-tcvae's MI weight.")
+    eta: float | None = _setting(None, "rtc-vae's variance-penalty weight (paper: 10).")
+    lambda_od: float | None = _setting(None, "dip-vae off-diagonal weight.")
+    lambda_d: float | None = _setting(None, "dip-vae diagonal weight.")
+    tc_estimator: str | None = _setting(
+        None,
+        "How TC is estimated (docs/estimators.md); for models without TC, what is logged.",
+        TC_ESTIMATORS,
+    )
+    likelihood: str = _setting(
+        "bernoulli", "Decoder: bernoulli (logits) or gaussian (unit variance).", LIKELIHOODS
+    )
+    chunk_size: int | None = _setting(None, "Rows per chunk in the minibatch TC estimator (memory).")
+    capacity_min: float | None = _setting(None, "annealed-vae: capacity C at step 0, in nats.")
+    capacity_max: float | None = _setting(None, "annealed-vae: capacity C at the end of the ramp, in nats.")
+    capacity_steps: int | None = _setting(None, "annealed-vae: steps over which C rises linearly.")
 
     def resolved(self) -> ObjectiveConfig:
         """A copy with every None replaced by the model's default, after checks."""
@@ -92,6 +135,16 @@ class ObjectiveConfig:
             raise ValueError(
                 "factor-vae estimates TC with its discriminator: tc_estimator must be 'discriminator'"
             )
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.model == "annealed-vae":
+            if not 0 <= self.capacity_min <= self.capacity_max:
+                raise ValueError(
+                    "capacity_min and capacity_max must satisfy 0 <= capacity_min <= capacity_max, "
+                    f"got {self.capacity_min} and {self.capacity_max}"
+                )
+            if self.capacity_steps < 1:
+                raise ValueError(f"capacity_steps must be >= 1, got {self.capacity_steps}")
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {list(LIKELIHOODS)}, got {self.likelihood!r}")
 
@@ -102,7 +155,7 @@ class ObjectiveConfig:
 
 
 def term_weights(config: ObjectiveConfig) -> dict[str, float]:
-    """The weight of each named term in the objective of `config.model` (SPEC 2)."""
+    """The weight of each named term in the objective of `config.model` (docs/theory.md#objectives)."""
     c = config.resolved()
     weights = {
         "vae": lambda: {"recon": 1.0, "kl": -1.0},
@@ -112,6 +165,7 @@ def term_weights(config: ObjectiveConfig) -> dict[str, float]:
         "dip-vae-i": lambda: {"recon": 1.0, "kl": -1.0, "dip_penalty": -1.0},
         "dip-vae-ii": lambda: {"recon": 1.0, "kl": -1.0, "dip_penalty": -1.0},
         "rtc-vae": lambda: {"recon": 1.0, "kl": -1.0, "tc": -c.beta, "var_penalty": -c.eta},
+        "annealed-vae": lambda: {"recon": 1.0, "kl_capacity_gap": -c.gamma},
     }
     return weights[c.model]()
 
@@ -123,6 +177,15 @@ class Objective(NamedTuple):
     terms: dict[str, Array]
 
 
+def capacity(config: ObjectiveConfig, step: int) -> float:
+    """AnnealedVAE's capacity C in nats after `step` steps: C_min raised linearly to C_max.
+
+    C = C_min + (C_max - C_min) * min(1, step / capacity_steps)   (Burgess et al. 2018, Sec. 5)
+    """
+    c = config.resolved()
+    return c.capacity_min + (c.capacity_max - c.capacity_min) * min(1.0, step / c.capacity_steps)
+
+
 def objective(
     config: ObjectiveConfig,
     x: Array,
@@ -132,13 +195,15 @@ def objective(
     z: Array,
     dataset_size: int,
     disc_logits: Array | None = None,
+    step: int = 0,
 ) -> Objective:
     """Assemble `config.model`'s objective from the encoder/decoder outputs.
 
     x: (M, ...) data in [0, 1]; x_logits: decoder output of the same shape;
     mu, logvar, z: (M, D) with z = mu + exp(logvar / 2) * eps; `dataset_size`: N
     for the minibatch estimators; `disc_logits`: the discriminator's (M, 2) logits
-    on z, required when the TC comes from the discriminator.
+    on z, required when the TC comes from the discriminator; `step`: the number of
+    optimiser steps taken before this one (annealed-vae's capacity follows it).
     """
     c = config.resolved()
     ops = ops_for(mu)
@@ -167,6 +232,11 @@ def objective(
     if c.model.startswith("dip-vae"):
         kind = c.model.rsplit("-", 1)[1]
         terms["dip_penalty"] = dip_penalty(mu, logvar, kind, c.lambda_od, c.lambda_d)
+    if c.model == "annealed-vae":
+        # E_q[log p(x|z)] - gamma |KL - C|: the KL is held near a capacity C that grows with the step
+        C = capacity(c, step)
+        terms["capacity"] = ops.asarray(C, like=kl)
+        terms["kl_capacity_gap"] = abs(kl - C)
     value = sum(weight * terms[name] for name, weight in term_weights(c).items())
     terms["loss"] = -value
     return Objective(-value, terms)

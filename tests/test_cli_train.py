@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from minirtc.backends import numpy_backend
 from minirtc.cli import main
 from minirtc.training import TrainConfig, TrainingFailed, train
 from minirtc.training.records import load_checkpoint, read_history
+from minirtc.training.trainer import Trainer
 
 FAST = [
     "--dataset",
@@ -116,21 +116,22 @@ def test_flags_override_config_file(tmp_path):
     config_file.write_text(json.dumps({"model": "beta-vae", "beta": 3.0, "steps": 7}))
     result = run("--config", str(config_file), "--steps", "9", "--dry-run")
     shown = json.loads(result.output)
-    assert (shown["model"], shown["beta"], shown["steps"]) == ("beta-vae", 3.0, 9)
+    assert (shown["objective"]["model"], shown["objective"]["beta"], shown["steps"]) == ("beta-vae", 3.0, 9)
     config_file.write_text(json.dumps({"modle": "vae"}))
     bad = run("--config", str(config_file), "--dry-run")
     assert bad.exit_code != 0 and "modle" in bad.output
 
 
 def test_nan_stops_names_step_and_term_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    original_step = numpy_backend.NumpyTrainer.step
+    original_step = Trainer.step
 
     def poisoned_step(self):
         original_step(self)
         if self.step_count == 25:  # after the checkpoint at step 20
-            self.params["decoder"]["b0"] = self.params["decoder"]["b0"] * np.nan
+            decoder = self.train_state.params["decoder"]
+            decoder["b0"] = decoder["b0"] * np.nan
 
-    monkeypatch.setattr(numpy_backend.NumpyTrainer, "step", poisoned_step)
+    monkeypatch.setattr(Trainer, "step", poisoned_step)
     config = TrainConfig(
         dataset="dsprites-procedural",
         subset=256,

@@ -187,6 +187,8 @@ def spec2_objective(model: str, terms: dict[str, float], h: dict[str, float]) ->
         return recon - kl - h["gamma"] * terms["tc"]
     if model in ("dip-vae-i", "dip-vae-ii"):
         return recon - kl - terms["dip"]
+    if model == "annealed-vae":  # Burgess et al. 2018 at step 0, where C = C_min = 0 by default
+        return recon - h["gamma"] * abs(kl - 0.0)
     assert model == "rtc-vae"
     return recon - kl - h["beta"] * terms["tc"] - h["eta"] * terms["var"]
 
@@ -288,3 +290,30 @@ def test_gaussian_likelihood_and_chunking(batch) -> None:
     assert result.terms["recon"] == pytest.approx(recon, rel=1e-12)
     chunked = run_objective(minirtc.ObjectiveConfig(**{**config.__dict__, "chunk_size": 2}), batch)
     assert chunked.loss == pytest.approx(result.loss, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize(("step", "C"), [(0, 2.0), (250, 7.75), (1000, 25.0), (5000, 25.0)])
+def test_annealed_vae_holds_the_kl_near_a_rising_capacity(batch, step: int, C: float) -> None:
+    """E_q[log p(x|z)] - gamma |KL - C|, C = C_min + (C_max - C_min) min(1, step / capacity_steps)."""
+    config = minirtc.ObjectiveConfig(
+        model="annealed-vae", gamma=30.0, capacity_min=2.0, capacity_max=25.0, capacity_steps=1000
+    )
+    b = batch
+    result = minirtc.objective(config, b["x"], b["x_logits"], b["mu"], b["logvar"], b["z"], N, step=step)
+    recon = np.mean(minirtc.bernoulli_log_likelihood(b["x"], b["x_logits"]))
+    kl = np.mean(minirtc.kl_normal(b["mu"], b["logvar"]))
+    assert result.terms["capacity"] == pytest.approx(C, rel=1e-12)
+    assert result.terms["kl_capacity_gap"] == pytest.approx(abs(kl - C), rel=1e-12)
+    assert result.loss == pytest.approx(-(recon - 30.0 * abs(kl - C)), rel=1e-12)
+
+
+def test_annealed_vae_defaults_are_burgess_et_al() -> None:
+    resolved = minirtc.ObjectiveConfig(model="annealed-vae").resolved()
+    assert (resolved.gamma, resolved.capacity_min, resolved.capacity_max, resolved.capacity_steps) == (
+        1000.0,
+        0.0,
+        25.0,
+        100_000,
+    )
+    with pytest.raises(ValueError, match="capacity_min"):
+        minirtc.ObjectiveConfig(model="annealed-vae", capacity_min=30.0).resolved()

@@ -21,9 +21,10 @@ from minirtc.training.records import load_checkpoint, read_history
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
-from minirtc.backends import torch_backend, torch_ensemble  # noqa: E402  (needs torch)
-from minirtc.backends.torch_backend import make_trainer  # noqa: E402
+from minirtc.backends import torch_backend  # noqa: E402  (needs torch)
 from minirtc.errors import NonFiniteLoss  # noqa: E402
+from minirtc.training.batched import BatchedTrainer, make_members  # noqa: E402
+from minirtc.training.trainer import make_trainer  # noqa: E402
 
 TINY = TrainConfig(
     model="rtc-vae",  # discriminator TC: the most random draws per step
@@ -73,14 +74,15 @@ def assert_same_run(member_dir, single_dir, rtol: float = 1e-9) -> None:
                 )
     ca, cb = load_checkpoint(member_dir), load_checkpoint(single_dir)
     assert ca["step"] == cb["step"]
-    for part in ("model", "disc"):
+    for part in ("params", "disc_params"):
         for name, value in cb["trainer"][part].items():
             np.testing.assert_allclose(ca["trainer"][part][name], value, rtol=rtol, atol=1e-12, err_msg=name)
-    moments_a = ca["trainer"]["optimizer"]["state"]
-    for index, state in cb["trainer"]["optimizer"]["state"].items():
-        np.testing.assert_allclose(moments_a[index]["exp_avg_sq"], state["exp_avg_sq"], rtol=1e-7, atol=1e-15)
-    assert torch.equal(ca["trainer"]["generator"], cb["trainer"]["generator"])  # same draws consumed
-    assert torch.equal(ca["trainer"]["order"], cb["trainer"]["order"])
+    for part in ("adam", "disc_adam"):
+        assert ca["trainer"][part]["t"] == cb["trainer"][part]["t"]
+        for name, value in cb["trainer"][part]["v"].items():
+            np.testing.assert_allclose(ca["trainer"][part]["v"][name], value, rtol=1e-7, atol=1e-15)
+    assert np.array_equal(ca["trainer"]["rng"], cb["trainer"]["rng"])  # same draws consumed
+    assert np.array_equal(ca["trainer"]["order"], cb["trainer"]["order"])
 
 
 def test_each_member_matches_a_separate_run_of_its_seed(tmp_path):
@@ -124,10 +126,10 @@ def test_a_nan_in_one_member_leaves_the_others_untouched():
     from minirtc.training.ensemble import member_data
 
     images = [im for _, im in member_data(configs)]
-    ensemble = torch_ensemble.TorchEnsemble(torch_ensemble.make_members(configs, images, 1))
+    ensemble = BatchedTrainer(make_members(configs, images, 1))
     single = make_trainer(configs[0], images[0], 1)
     with torch.no_grad():
-        next(iter(ensemble.params.values()))[1].fill_(float("nan"))  # member 1's first weight
+        next(iter(ensemble.train_state.params.values()))[1].fill_(float("nan"))  # member 1's first weight
     for _ in range(3):
         ensemble.step()
         single.step()
@@ -169,8 +171,8 @@ def _check_members_match_single_trainers(arch, batch_networks, device, dtype, rt
     tiny = dataclasses.replace(TINY, arch=arch, subset=16, batch_size=4, device=device, dtype=dtype)
     configs = [dataclasses.replace(tiny, seed=s) for s in (0, 1)]
     images = [im for _, im in member_data(configs)]
-    members = torch_ensemble.make_members(configs, images, 1)
-    ensemble = torch_ensemble.TorchEnsemble(members, batch_networks=batch_networks)
+    members = make_members(configs, images, 1)
+    ensemble = BatchedTrainer(members, batch_networks=batch_networks)
     singles = [make_trainer(c, im, 1) for c, im in zip(configs, images)]
     for _ in range(3):
         ensemble.step()
@@ -181,8 +183,8 @@ def _check_members_match_single_trainers(arch, batch_networks, device, dtype, rt
         for name in want:
             np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=rtol * 1e-3, err_msg=name)
         ensemble.export(k)
-        for a, b in zip(members[k].model.parameters(), single.model.parameters()):
-            torch.testing.assert_close(a, b, rtol=rtol, atol=rtol * 1e-3)
+        for name, a in members[k].train_state.params.items():
+            torch.testing.assert_close(a, single.train_state.params[name], rtol=rtol, atol=rtol * 1e-3)
 
 
 def test_refuses_members_that_differ_in_more_than_the_seed():
@@ -191,7 +193,7 @@ def test_refuses_members_that_differ_in_more_than_the_seed():
 
     images = [im for _, im in member_data(configs)]
     with pytest.raises(ValueError, match="lr"):
-        torch_ensemble.TorchEnsemble(torch_ensemble.make_members(configs, images, 1))
+        BatchedTrainer(make_members(configs, images, 1))
 
 
 def test_same_data_is_shared_on_the_device():
@@ -200,7 +202,7 @@ def test_same_data_is_shared_on_the_device():
 
     images = [im for _, im in member_data(configs)]
     assert images[0] is images[1]  # the full dataset is loaded once
-    members = torch_ensemble.make_members(configs, images, 1)
+    members = make_members(configs, images, 1)
     assert members[0].images.data_ptr() == members[1].images.data_ptr()
 
 

@@ -7,7 +7,6 @@ train with exactly the draws and numbers of an uncompiled run.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 import numpy as np
@@ -18,7 +17,9 @@ from minirtc.training import ConfigError, TrainConfig, train
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
-from minirtc.backends import torch_backend, torch_ensemble  # noqa: E402
+from minirtc.backends import torch_backend  # noqa: E402
+from minirtc.training.batched import BatchedTrainer, make_members  # noqa: E402
+from minirtc.training.trainer import make_trainer  # noqa: E402
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch sees none)")
 
@@ -65,13 +66,14 @@ def _steps(trainer, n: int) -> dict[str, float]:
 def test_compile_falls_back_with_a_clear_warning_and_the_same_numbers(monkeypatch):
     monkeypatch.setattr(torch, "compile", _unusable_compile)
     images = _images()
-    trainer = torch_backend.make_trainer(MLP, images, 1)
+    trainer = make_trainer(MLP, images, 1)
     with pytest.warns(
         RuntimeWarning, match=r"--compile: .*RuntimeError: no working C\+\+ compiler.*without it"
     ):
         assert trainer.compile() is False
-    assert all("forward" not in vars(net) for net in trainer.networks())  # eager forward restored
-    reference = torch_backend.make_trainer(MLP, images, 1)
+    assert not {"encode", "decode", "discriminate"} & set(vars(trainer.nets))  # eager networks restored
+    assert all(p.grad is None for p in trainer.train_state.params.values())  # the trial left no gradients
+    reference = make_trainer(MLP, images, 1)
     assert _steps(trainer, 3) == _steps(reference, 3)  # bit-identical: same draws, same kernels
 
 
@@ -79,13 +81,11 @@ def test_ensemble_compile_falls_back_with_the_same_numbers(monkeypatch):
     monkeypatch.setattr(torch, "compile", _unusable_compile)
     images = _images()
     configs = [dataclasses.replace(MLP, seed=s) for s in (0, 1)]
-    with pytest.warns(RuntimeWarning, match="--compile: .* the ensemble"):
-        compiled = torch_ensemble.TorchEnsemble(
-            torch_ensemble.make_members(configs, [images] * 2, 1), compile=True
-        )
-    assert compiled.compiled is None
-    assert all(p.grad is None for p in compiled.params.values())  # the trial pass left no gradients
-    eager = torch_ensemble.TorchEnsemble(torch_ensemble.make_members(configs, [images] * 2, 1))
+    with pytest.warns(RuntimeWarning, match="--compile: .* the networks"):
+        compiled = BatchedTrainer(make_members(configs, [images] * 2, 1), compile=True)
+    assert compiled.compiled is False
+    assert all(p.grad is None for p in compiled.train_state.params.values())  # the trial left no gradients
+    eager = BatchedTrainer(make_members(configs, [images] * 2, 1))
     for _ in range(3):
         compiled.step()
         eager.step()
@@ -101,24 +101,26 @@ def test_compile_needs_the_torch_backend(tmp_path):
 def test_channels_last_conv_keeps_the_images_uncopied_and_the_numbers():
     images = _images(16, channels=3)
     config = dataclasses.replace(MLP, arch="conv", model="vae", dtype="float64", subset=16, batch_size=4)
-    trainer = torch_backend.make_trainer(config, images, 1)
+    trainer = make_trainer(config, images, 1)
     assert trainer.images.data_ptr() == images.ctypes.data  # the NHWC array itself, on CPU
     assert trainer.images.is_contiguous(memory_format=torch.channels_last)
-    conv = trainer.model.encoder.net[0].weight
+    conv = trainer.train_state.params["encoder.net.0.weight"]
     assert conv.is_contiguous(memory_format=torch.channels_last)
-    plain = copy.deepcopy(trainer.model).to(memory_format=torch.contiguous_format)
-    x = trainer.as_input(trainer.images[:4])
-    mu_cl, logvar_cl = trainer.model.encode(x)
-    mu, logvar = plain.encode(x.contiguous())
+    params = trainer.train_state.params
+    plain = {name: p.contiguous(memory_format=torch.contiguous_format) for name, p in params.items()}
+    nets = trainer.nets
+    x = nets.as_input(trainer.images[:4])
+    mu_cl, logvar_cl = nets.encode(params, x)
+    mu, logvar = nets.encode(plain, x.contiguous())
     torch.testing.assert_close(mu_cl, mu, rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(trainer.model.decode(mu_cl), plain.decode(mu), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(nets.decode(params, mu_cl), nets.decode(plain, mu), rtol=1e-10, atol=1e-12)
 
 
 @CUDA
 @pytest.mark.cuda
 def test_conv_bf16_step_on_cuda_is_finite():
     config = dataclasses.replace(MLP, device="cuda", arch="conv", model="rtc-vae", bf16=True, batch_size=16)
-    trainer = torch_backend.make_trainer(config, _images(), 1)
+    trainer = make_trainer(config, _images(), 1)
     terms = _steps(trainer, 3)
     assert all(np.isfinite(v) for v in terms.values())
     assert trainer.images.device.type == "cuda"

@@ -9,14 +9,14 @@ from typing import Any
 
 import click
 
-from minirtc.objectives import MODELS, TC_ESTIMATORS
+from minirtc.errors import ConfigError
+from minirtc.objectives import ObjectiveConfig
 from minirtc.training.config import (
     ARCHS,
     BACKENDS,
     DEVICES,
     DTYPES,
     PROFILES,
-    ConfigError,
     TrainConfig,
     profile_config,
 )
@@ -25,13 +25,15 @@ DEFAULTS = TrainConfig()
 
 
 def _default(name: str) -> str:
-    value = getattr(DEFAULTS, name)
+    value = DEFAULTS.flat()[name]
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)
     if value is None:
-        return {"subset": "all items", "data_dir": "$MINIRTC_DATA or ~/.cache/minirtc"}.get(
-            name, "model's default"
-        )
+        return {
+            "subset": "all items",
+            "data_dir": "$MINIRTC_DATA or ~/.cache/minirtc",
+            "chunk_size": "no chunking",
+        }.get(name, "model's default")
     return str(value)
 
 
@@ -58,16 +60,25 @@ def _seed_list(ctx, param, value):
         raise click.BadParameter(str(error)) from None
 
 
-# (flag, TrainConfig field, click type, help). Defaults come from TrainConfig.
+def objective_options() -> list[tuple[str, str, Any, str]]:
+    """One flag per field of the core's ObjectiveConfig, its help and choices from the field itself."""
+    options = []
+    for f in dataclasses.fields(ObjectiveConfig):
+        if f.metadata.get("choices"):
+            kind = click.Choice(f.metadata["choices"])
+        elif "int" in str(f.type):
+            kind = click.IntRange(min=1)
+        elif "float" in str(f.type):
+            kind = click.FloatRange(min=0)
+        else:
+            kind = str
+        options.append(("--" + f.name.replace("_", "-"), f.name, kind, f.metadata.get("help", "")))
+    return options
+
+
+# (flag, setting, click type, help). Defaults come from TrainConfig and its ObjectiveConfig.
 OPTIONS = [
-    ("--model", "model", click.Choice(MODELS), "Objective to train (SPEC 2)."),
-    ("--beta", "beta", click.FloatRange(min=0), "TC weight (rtc-vae, beta-tcvae) or KL weight (beta-vae)."),
-    ("--gamma", "gamma", click.FloatRange(min=0), "factor-vae's TC weight; beta-tcvae's dim-KL weight."),
-    ("--alpha", "alpha", click.FloatRange(min=0), "beta-tcvae's MI weight."),
-    ("--eta", "eta", click.FloatRange(min=0), "rtc-vae's variance-penalty weight (paper: 10)."),
-    ("--lambda-od", "lambda_od", click.FloatRange(min=0), "dip-vae off-diagonal weight."),
-    ("--lambda-d", "lambda_d", click.FloatRange(min=0), "dip-vae diagonal weight."),
-    ("--tc-estimator", "tc_estimator", click.Choice(TC_ESTIMATORS), "How TC is estimated (SPEC 3)."),
+    *objective_options(),
     ("--dataset", "dataset", str, "Dataset name (see `minirtc data info`)."),
     (
         "--subset",
@@ -76,9 +87,9 @@ OPTIONS = [
         "Train on at most this many items, drawn with --seed; 0 = all.",
     ),
     ("--data-dir", "data_dir", click.Path(file_okay=False), "Where real data files live."),
-    ("--backend", "backend", click.Choice(BACKENDS), "numpy (autograd, classroom) or torch (scale)."),
+    ("--backend", "backend", click.Choice(list(BACKENDS)), "numpy (autograd, classroom) or torch (scale)."),
     ("--device", "device", click.Choice(DEVICES), "torch device; auto picks cuda when present."),
-    ("--arch", "arch", click.Choice(ARCHS), "mlp, or conv (torch only, 64x64 images, SPEC 8)."),
+    ("--arch", "arch", click.Choice(ARCHS), "mlp, or conv (torch only, 64x64 images, docs/training.md)."),
     ("--latent-dim", "latent_dim", click.IntRange(min=1), "Number of latent dimensions D."),
     ("--hidden", "hidden", str, "MLP hidden widths, comma-separated."),
     ("--disc-hidden", "disc_hidden", click.IntRange(min=1), "Discriminator width."),
@@ -142,7 +153,8 @@ def build_config(
     type=click.Choice(list(PROFILES)),
     default="classroom",
     show_default=True,
-    help="Starting settings: classroom (NumPy MLP, minutes) or paper (SPEC 8: torch conv, 300k steps).",
+    help="Starting settings: classroom (NumPy MLP, minutes), laptop (the laptop sweep's runs) or paper "
+    "(docs/training.md: torch conv, 300k steps).",
 )
 @click.option(
     "--seeds",

@@ -174,7 +174,7 @@ def _write_figures(
 def _describe(run: Any) -> str:
     """ "rtc-vae β=2, dsprites, step 1500" for titles."""
     c = run.config
-    o = c.objective().resolved()
+    o = c.objective.resolved()
     name, weight = ("\u03b3", o.gamma) if c.model == "factor-vae" else ("\u03b2", o.beta)
     weight_text = f" {name}={weight:g}" if weight is not None else ""
     return f"{c.model}{weight_text}, {c.dataset}, step {run.step}"

@@ -1,7 +1,10 @@
 """The training configuration: one typed dataclass, saved as `config.json` in every run.
 
-Every field has a default, a one-line meaning and a check.  `TrainConfig.objective()`
-hands the model's part to the core (`minirtc.objectives.ObjectiveConfig`).
+Every field has a default, a one-line meaning and a check.  The objective's
+settings are the core's own `ObjectiveConfig` (`config.objective`), held whole,
+so every field of it (the likelihood and the estimator's chunk size included)
+is settable from a config file and the CLI.  For convenience the objective's
+fields may also be given flat: `TrainConfig(model="factor-vae", gamma=6)`.
 """
 
 from __future__ import annotations
@@ -12,28 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minirtc.backends import BACKENDS
 from minirtc.errors import ConfigError
 from minirtc.objectives import MODELS, TC_ESTIMATORS, ObjectiveConfig
 
-BACKENDS = ("numpy", "torch")
+__all__ = ["BACKENDS", "ConfigError", "PROFILES", "TrainConfig", "profile_config"]
+
 ARCHS = ("mlp", "conv")
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float64")
+OBJECTIVE_FIELDS = tuple(f.name for f in dataclasses.fields(ObjectiveConfig))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TrainConfig:
     """Everything that determines a training run (and nothing that does not)."""
 
-    # -- the objective (SPEC 2); None = the model's default ------------------
-    model: str = "rtc-vae"  # one of minirtc.MODELS
-    beta: float | None = None  # TC weight (rtc-vae, beta-tcvae) or KL weight (beta-vae)
-    gamma: float | None = None  # factor-vae's TC weight; beta-tcvae's dimKL weight
-    alpha: float | None = None  # beta-tcvae's MI weight
-    eta: float | None = None  # rtc-vae's variance-penalty weight (paper: 10)
-    lambda_od: float | None = None  # dip-vae off-diagonal weight
-    lambda_d: float | None = None  # dip-vae diagonal weight
-    tc_estimator: str | None = None  # mws | mws-noconst | mss0 | mss1 | discriminator
+    # -- the objective (docs/theory.md#objectives): model, weights, estimator, likelihood --
+    objective: ObjectiveConfig = ObjectiveConfig()
     # -- data -----------------------------------------------------------------
     dataset: str = "dsprites-procedural"  # a name from minirtc.data.DATASETS
     subset: int | None = 20_000  # train on at most this many items (drawn with `seed`); None or 0 = all
@@ -41,7 +40,7 @@ class TrainConfig:
     # -- model and backend ----------------------------------------------------
     backend: str = "numpy"  # numpy (autograd, classroom) | torch (scale)
     device: str = "auto"  # torch only: cpu | cuda | auto
-    arch: str = "mlp"  # mlp | conv (conv: torch only, SPEC 8)
+    arch: str = "mlp"  # mlp | conv (conv: torch only, docs/training.md)
     latent_dim: int = 10  # D
     hidden: tuple[int, ...] = (128,)  # MLP hidden widths (encoder; decoder mirrors)
     disc_hidden: int = 128  # discriminator width (Kim & Mnih and the paper profile: 1000)
@@ -51,7 +50,7 @@ class TrainConfig:
     # -- optimisation -------------------------------------------------------------
     steps: int = 2000  # optimiser steps
     batch_size: int = 64  # M
-    lr: float = 1e-3  # VAE Adam learning rate (SPEC 8 and the paper profile: 1e-4)
+    lr: float = 1e-3  # VAE Adam learning rate (docs/training.md and the paper profile: 1e-4)
     adam_betas: tuple[float, float] = (0.9, 0.999)  # VAE Adam betas
     disc_lr: float = 1e-4  # discriminator Adam learning rate (Kim & Mnih)
     disc_betas: tuple[float, float] = (0.5, 0.9)  # discriminator Adam betas (Kim & Mnih)
@@ -59,34 +58,46 @@ class TrainConfig:
     # -- records ------------------------------------------------------------
     log_every: int = 50  # steps per history row (terms averaged over them)
     eval_every: int = 500  # steps per evaluation row (TC_mean, TC_sample); multiple of log_every
-    eval_size: int = 5000  # fixed evaluation subset (SPEC 3.5: at least 5,000 items)
+    eval_size: int = (
+        5000  # fixed evaluation subset (docs/estimators.md#closed-form-gaussian-tc: at least 5,000 items)
+    )
     checkpoint_every: int = 500  # steps per checkpoint; multiple of log_every
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes, recorded as given
 
-    def objective(self) -> ObjectiveConfig:
-        """The core's view of this run's objective."""
-        return ObjectiveConfig(
-            model=self.model,
-            beta=self.beta,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            eta=self.eta,
-            lambda_od=self.lambda_od,
-            lambda_d=self.lambda_d,
-            tc_estimator=self.tc_estimator,
-        )
+    def __init__(self, objective: ObjectiveConfig | None = None, **values: Any):
+        """Fields by name; the objective's own fields (model, beta, ...) may be given flat."""
+        flat = {name: values.pop(name) for name in OBJECTIVE_FIELDS if name in values}
+        objective = dataclasses.replace(objective or ObjectiveConfig(), **flat)
+        object.__setattr__(self, "objective", objective)
+        for f in dataclasses.fields(self)[1:]:
+            if f.name in values:
+                value = values.pop(f.name)
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            object.__setattr__(self, f.name, value)
+        if values:
+            raise TypeError(f"unknown config keys {sorted(values)}")
+
+    @property
+    def model(self) -> str:
+        """The objective's model name (a shorthand for `objective.model`)."""
+        return self.objective.model
 
     def checked(self) -> TrainConfig:
         """Self, after every check; raises ConfigError with one clear line."""
+        if not isinstance(self.objective, ObjectiveConfig):
+            raise ConfigError("objective must be an ObjectiveConfig")
         _one_of("model", self.model, MODELS)
-        if self.tc_estimator is not None:
-            _one_of("tc_estimator", self.tc_estimator, TC_ESTIMATORS)
-        _one_of("backend", self.backend, BACKENDS)
+        if self.objective.tc_estimator is not None:
+            _one_of("tc_estimator", self.objective.tc_estimator, TC_ESTIMATORS)
+        _one_of("backend", self.backend, tuple(BACKENDS))
         _one_of("arch", self.arch, ARCHS)
         _one_of("device", self.device, DEVICES)
         _one_of("dtype", self.dtype, DTYPES)
         try:
-            self.objective().resolved()
+            self.objective.resolved()
         except ValueError as error:
             raise ConfigError(str(error)) from error
         if self.arch == "conv" and self.backend != "torch":
@@ -120,17 +131,27 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def flat(self) -> dict[str, Any]:
+        """Every setting under one name each (the objective's fields beside the others)."""
+        values = self.to_dict()
+        return {**values.pop("objective"), **values}
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """From `to_dict()`'s form; a flat dict (the objective's fields at the top, as config.json
+        files of earlier versions hold them) is read too."""
+        values = dict(values)
+        objective = values.pop("objective", None) or {}
+        if not isinstance(objective, dict):
+            raise ConfigError(f"the config's objective must be a mapping of its settings, got {objective!r}")
+        known = {f.name for f in dataclasses.fields(cls)} | set(OBJECTIVE_FIELDS)
+        unknown = sorted(set(values) - known) + sorted(set(objective) - set(OBJECTIVE_FIELDS))
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}; known keys: {sorted(known)}")
-        values = dict(values)
         for name in ("hidden", "adam_betas", "disc_betas"):
             if name in values and values[name] is not None:
                 values[name] = tuple(values[name])
-        return cls(**values)
+        return cls(ObjectiveConfig(**objective), **values)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
@@ -142,11 +163,29 @@ class TrainConfig:
         return cls.from_dict(values.get("train", values))
 
 
-# Named starting points; flags and config files override them.  The dataclass
-# defaults ARE the classroom profile: a NumPy MLP run of a few minutes on a laptop.
+# Named starting points for `minirtc train` and `minirtc sweep`; flags and config files
+# override them.  The dataclass defaults ARE the classroom profile: a NumPy MLP run of a
+# few minutes on a laptop.
 PROFILES: dict[str, dict[str, Any]] = {
     "classroom": {},
-    "paper": {  # SPEC 8: Locatello et al. / Burgess et al. settings, Kim & Mnih's discriminator
+    "laptop": {  # the reduced sweep for 2 CPU cores: NumPy MLP 4096-256-256-20, discriminator 3 x 256
+        "backend": "numpy",
+        "arch": "mlp",
+        "latent_dim": 10,
+        "hidden": (256, 256),
+        "disc_hidden": 256,
+        "disc_layers": 3,
+        "batch_size": 64,
+        "steps": 1500,
+        "lr": 1e-3,
+        "disc_lr": 2e-4,
+        "subset": 20_000,
+        "log_every": 50,
+        "eval_every": 150,
+        "eval_size": 2000,
+        "checkpoint_every": 150,
+    },
+    "paper": {  # docs/training.md: Locatello et al. / Burgess et al. settings, Kim & Mnih's discriminator
         "backend": "torch",
         "arch": "conv",
         "subset": None,
@@ -170,8 +209,8 @@ def profile_config(name: str) -> TrainConfig:
 
 
 def config_differences(a: TrainConfig, b: TrainConfig, ignore: tuple[str, ...] = ()) -> list[str]:
-    """Names of the fields whose values differ (for refusing a changed resume)."""
-    da, db = a.to_dict(), b.to_dict()
+    """Names of the settings whose values differ (for refusing a changed resume)."""
+    da, db = a.flat(), b.flat()
     return sorted(k for k in da if k not in ignore and da[k] != db[k])
 
 

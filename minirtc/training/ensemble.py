@@ -1,10 +1,10 @@
 """Many seeds at once: `train_seeds(config, seeds)` writes one ordinary run directory per seed.
 
 torch: the members train in one process as one batched computation
-(`minirtc.backends.torch_ensemble`): stacked weights, one vmapped forward and
-backward for all of them, each with its own data order, noise, optimiser state
-and discriminator.  Every member matches the single run of its seed to float
-tolerance, and its directory (config.json with its seed, history.jsonl,
+(`minirtc.training.batched`): the one training step mapped over stacked
+weights, one vmapped forward and backward for all of them, each with its own
+data order, noise, optimiser state and discriminator.  Every member matches
+the single run of its seed to float tolerance, and its directory (config.json with its seed, history.jsonl,
 checkpoint.pkl, summary.json) is what `train(config, out)` would have written,
 so `minirtc evaluate`, resume and the sweeps use it as a separate run.
 
@@ -27,9 +27,10 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from minirtc.errors import NonFiniteLoss
+from minirtc.errors import ConfigError, NonFiniteLoss
 from minirtc.training import records
-from minirtc.training.config import ConfigError, TrainConfig
+from minirtc.training.batched import BatchedTrainer, EnsembleMember, make_members
+from minirtc.training.config import TrainConfig
 from minirtc.training.loop import (
     RunDirectoryError,
     RunRecorder,
@@ -114,12 +115,11 @@ def member_data(configs: list[TrainConfig]) -> list[tuple[Any, Any]]:
 
 def _train_batched(configs, outs, checkpoints, progress, compile, on_row) -> list[dict[str, Any]]:
     """The torch members as one batched computation, in phases that bring resumed members level."""
-    from minirtc.backends import torch_ensemble
     from minirtc.progress import progress as progress_bar
 
     data = member_data(configs)
-    trainers = torch_ensemble.make_members(configs, [images for _, images in data], data[0][0].pixel_max)
-    views = [torch_ensemble.EnsembleMember(t) for t in trainers]
+    trainers = make_members(configs, [images for _, images in data], data[0][0].pixel_max)
+    views = [EnsembleMember(t) for t in trainers]
     positions = [
         begin_run(o, c, dataset, t, checkpoint)
         for o, c, (dataset, _), t, checkpoint in zip(outs, configs, data, trainers, checkpoints)
@@ -143,7 +143,7 @@ def _train_batched(configs, outs, checkpoints, progress, compile, on_row) -> lis
             start = min(positions[k] for k in active)
             group = [k for k in active if positions[k] == start]
             stop = min([positions[k] for k in active if positions[k] > start], default=steps)
-            ensemble = torch_ensemble.TorchEnsemble([trainers[k] for k in group], compile=compile)
+            ensemble = BatchedTrainer([trainers[k] for k in group], compile=compile)
             for index, k in enumerate(group):
                 views[k].attach(ensemble, index)
             reached, failures = _run_phase(ensemble, [recorders[k] for k in group], start, stop, bar)

@@ -1,9 +1,9 @@
 """One training loop for both backends.
 
-The backend supplies a trainer (model, optimiser step, on-device data stream,
-encode, state); this loop owns everything around it: the run directory,
-logging, periodic evaluation of TC_mean and TC_sample (SPEC 3.5), checkpoints,
-resuming, and stopping cleanly on a NaN.
+A `Trainer` (minirtc/training/trainer.py) takes the optimiser steps; this loop
+owns everything around them: the run directory, logging, periodic evaluation
+of TC_mean and TC_sample (docs/estimators.md#closed-form-gaussian-tc),
+checkpoints, resuming, and stopping cleanly on a NaN.
 
 A run killed at any point and resumed with `resume=True` continues from its
 last checkpoint and writes the same history as an uninterrupted run with the
@@ -22,10 +22,11 @@ from typing import Any, Callable
 import numpy as np
 
 import minirtc
-from minirtc import backends, data
-from minirtc.errors import NonFiniteLoss
+from minirtc import data
+from minirtc.errors import ConfigError, NonFiniteLoss
 from minirtc.training import records
-from minirtc.training.config import ConfigError, TrainConfig, config_differences
+from minirtc.training.config import TrainConfig, config_differences
+from minirtc.training.trainer import make_trainer
 
 TIMING_KEYS = ("images_per_s", "wall_s")  # the only history fields that differ between reruns
 RESUMABLE_CHANGES = ("steps",)  # a resumed run may be extended, nothing else may change
@@ -56,7 +57,7 @@ def make_eval_set(images: np.ndarray, config: TrainConfig) -> EvalSet:
 
 
 def evaluate(trainer: Any, eval_set: EvalSet) -> dict[str, float]:
-    """TC_mean, TC_sample (closed-form Gaussian TC, SPEC 3.5) and active units."""
+    """TC_mean, TC_sample (docs/estimators.md, closed-form Gaussian TC) and active units."""
     mu, logvar = trainer.encode_images(eval_set.images)  # (E, D) each
     z = mu + np.exp(0.5 * logvar) * eval_set.eps  # the sampled representation
     return {
@@ -128,8 +129,7 @@ def train(
     out = Path(out)
     checkpoint = prepare_run_dir(out, config, resume, overwrite)
     dataset, images = load_training_data(config)
-    backend = backends.get(config.backend)
-    trainer = backend.make_trainer(config, images, dataset.pixel_max)
+    trainer = make_trainer(config, images, dataset.pixel_max)
     if compile:
         trainer.compile()
     eval_set = make_eval_set(images, config)
@@ -165,7 +165,7 @@ def end_run(out: Path, summary: dict[str, Any], dataset: Any) -> dict[str, Any]:
 
 def run_record(config: TrainConfig, dataset: Any) -> dict[str, Any]:
     """What config.json holds: settings, resolved objective, data used, provenance."""
-    objective = config.objective().resolved()
+    objective = config.objective.resolved()
     return {
         "train": config.to_dict(),
         "objective": {k: v for k, v in vars(objective).items()},

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from minirtc import backends
 from minirtc.training import records
 from minirtc.training.config import TrainConfig
 from minirtc.training.loop import load_dataset
+from minirtc.training.trainer import make_trainer
 
 
 @dataclass
@@ -57,6 +57,6 @@ def load_run(run_dir: str | Path, device: str | None = None) -> TrainedRun:
     dataset = load_dataset(config)
     # The trainer only needs a batch of images for shapes; the model comes from the checkpoint.
     sample = dataset.images(np.arange(min(len(dataset), config.batch_size)))
-    trainer = backends.get(config.backend).make_trainer(config, sample, dataset.pixel_max)
+    trainer = make_trainer(config, sample, dataset.pixel_max)
     trainer.load_state(checkpoint["trainer"])
     return TrainedRun(path, config, dataset, trainer, checkpoint["step"])

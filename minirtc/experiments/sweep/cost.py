@@ -58,7 +58,7 @@ def grid_counts(spec: SweepSpec) -> dict[str, dict[str, int]]:
     counts = {model: {"runs": 0, "steps": 0, "images": 0} for model in spec.models}
     for run in spec.runs():
         config = spec.config(run)
-        draws = 2 if config.objective().needs_discriminator else 1
+        draws = 2 if config.objective.needs_discriminator else 1
         count = counts[run.model]
         count["runs"] += 1
         count["steps"] += config.steps
@@ -77,7 +77,7 @@ def grid_hours(counts: list[dict[str, dict[str, int]]], throughput: Throughput) 
 
 def step_settings(config: TrainConfig) -> dict[str, Any]:
     """The fields of `config` that set a step's cost, as they read back from JSON."""
-    values = config.to_dict()
+    values = config.flat()  # the objective's fields (model, tc_estimator) beside the others
     if values["arch"] != "mlp":
         values["hidden"] = None  # the MLP's widths; the conv network has its own
     return json.loads(json.dumps({name: values[name] for name in STEP_COST_FIELDS}, default=list))
@@ -127,7 +127,7 @@ def throughput_record(run_dirs: list[str | Path], machine: dict[str, Any]) -> di
 
 def _training_rate(run_dir: Path, config: TrainConfig) -> float | None:
     """Steps/s over the history's training log intervals (the images/s each row records)."""
-    images_per_step = config.batch_size * (2 if config.objective().needs_discriminator else 1)
+    images_per_step = config.batch_size * (2 if config.objective.needs_discriminator else 1)
     step, seconds = 0, 0.0
     for row in records.read_history(run_dir):
         if row.get("kind") == "train" and row.get("images_per_s"):

@@ -1,0 +1,79 @@
+"""TrainConfig holds the core's ObjectiveConfig whole: every objective setting reaches files and flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from minirtc.cli import main
+from minirtc.errors import ConfigError
+from minirtc.objectives import ObjectiveConfig
+from minirtc.training import config as config_module
+from minirtc.training.config import PROFILES, TrainConfig, profile_config
+
+
+def test_the_objective_is_held_whole_and_round_trips():
+    config = TrainConfig(model="beta-tcvae", beta=3.0, likelihood="gaussian", chunk_size=16, steps=5)
+    assert config.objective == ObjectiveConfig(
+        model="beta-tcvae", beta=3.0, likelihood="gaussian", chunk_size=16
+    )
+    assert config.model == "beta-tcvae"
+    saved = json.loads(json.dumps(config.to_dict()))
+    assert saved["objective"]["chunk_size"] == 16 and "beta" not in saved
+    assert TrainConfig.from_dict(saved) == config
+    assert dataclasses.replace(config, beta=5.0).objective.beta == 5.0  # flat names reach the objective
+
+
+def test_an_old_flat_config_json_still_loads(tmp_path):
+    old = {"train": {"model": "factor-vae", "gamma": 4.0, "tc_estimator": None, "steps": 7, "seed": 2}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    config = TrainConfig.from_file(path)
+    assert (config.objective.model, config.objective.gamma, config.steps, config.seed) == (
+        "factor-vae",
+        4.0,
+        7,
+        2,
+    )
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"modle": "vae"}, "modle"),
+        ({"objective": {"likelyhood": "gaussian"}}, "likelyhood"),
+        ({"objective": 3}, "mapping"),
+    ],
+)
+def test_unknown_settings_are_refused_with_their_name(values, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_dict(values)
+
+
+def test_config_errors_are_one_type():
+    assert config_module.ConfigError is ConfigError
+    with pytest.raises(ConfigError, match="chunk_size"):
+        TrainConfig(chunk_size=0).checked()
+
+
+def test_likelihood_and_chunk_size_are_cli_flags():
+    result = CliRunner().invoke(
+        main,
+        ["train", "--likelihood", "gaussian", "--chunk-size", "32", "--model", "annealed-vae", "--dry-run"],
+    )
+    assert result.exit_code == 0, result.output
+    objective = json.loads(result.output)["objective"]
+    assert (objective["likelihood"], objective["chunk_size"], objective["model"]) == (
+        "gaussian",
+        32,
+        "annealed-vae",
+    )
+
+
+def test_one_table_of_profiles():
+    assert set(PROFILES) >= {"classroom", "laptop", "paper"}
+    for name in PROFILES:
+        assert profile_config(name).checked() is not None

@@ -69,7 +69,7 @@ def test_run_directory_records(tmp_path):
     summary = train(config, tmp_path / "run", progress=False)
     run = tmp_path / "run"
     saved = json.loads((run / "config.json").read_text())
-    assert saved["train"]["steps"] == 100 and saved["train"]["model"] == "rtc-vae"
+    assert saved["train"]["steps"] == 100 and saved["train"]["objective"]["model"] == "rtc-vae"
     assert saved["objective"]["eta"] == 10.0 and saved["objective"]["tc_estimator"] == "discriminator"
     assert saved["dataset"]["name"] == "dsprites-procedural" and saved["dataset"]["num_items"] == 512
     assert saved["versions"]["numpy"] == np.__version__

@@ -31,25 +31,31 @@ def render(root: click.Command | None = None) -> str:
     if root is None:
         from minirtc.cli import main as root
     sections = [HEADER]
-    for path, command in _walk(root, ["minirtc"]):
-        sections.append(_command_section(path, command))
+    for path, command, ctx in _walk(root, ["minirtc"]):
+        sections.append(_command_section(path, command, ctx))
     return "\n".join(sections).rstrip("\n") + "\n"
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
-    """(path, command) for the command and every sub-command below it, depth first, sorted."""
-    found = [(path, command)]
+def _walk(
+    command: click.Command, path: list[str], parent: click.Context | None = None
+) -> list[tuple[list[str], click.Command, click.Context]]:
+    """(path, command, context) for the command and every sub-command below it, depth first, sorted.
+
+    Each context is built as `minirtc ... --help` builds it: from the command's own context
+    settings, inheriting the rest (help option names, show_default) from its parent's.
+    """
+    ctx = click.Context(command, info_name=path[-1], parent=parent, **command.context_settings)
+    found = [(path, command, ctx)]
     if isinstance(command, click.Group):
         for name in sorted(command.commands):
             sub = command.commands[name]
             if not sub.hidden:
-                found += _walk(sub, [*path, name])
+                found += _walk(sub, [*path, name], ctx)
     return found
 
 
-def _command_section(path: list[str], command: click.Command) -> str:
+def _command_section(path: list[str], command: click.Command, ctx: click.Context) -> str:
     """One command: heading, help text, usage line and a table of its parameters."""
-    ctx = _context(path, command)
     level = "#" * min(len(path) + 1, 4)
     usage = " ".join([*path, *command.collect_usage_pieces(ctx)])
     lines = [
@@ -76,16 +82,6 @@ def _command_section(path: list[str], command: click.Command) -> str:
             lines.append(f"| {_option_names(option)} | {_type_text(option, ctx)} | {meaning} |")
         lines.append("")
     return "\n".join(lines)
-
-
-def _context(path: list[str], command: click.Command) -> click.Context:
-    """A context like the one `--help` builds (show_default inherited from the root group)."""
-    parent = None
-    if len(path) > 1:
-        from minirtc.cli import main
-
-        parent = click.Context(main, info_name="minirtc")
-    return click.Context(command, info_name=path[-1], parent=parent)
 
 
 def _help_paragraphs(text: str) -> list[str]:

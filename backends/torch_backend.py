@@ -330,21 +330,22 @@ class TorchTrainer:
     # -- checkpoints ------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """Everything needed to continue bit-identically (CPU tensors, picklable)."""
+        """Everything needed to continue bit-identically, as NumPy arrays and plain values."""
         state = {
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer": _to_cpu(self.optimizer.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
-            "order": self.order.cpu(),
+            "order": self.order,
             "cursor": self.cursor,
             "step": self.step_count,
         }
         if self.disc is not None:
             state["disc"] = {k: v.detach().cpu() for k, v in self.disc.state_dict().items()}
-            state["disc_optimizer"] = _to_cpu(self.disc_optimizer.state_dict())
-        return state
+            state["disc_optimizer"] = self.disc_optimizer.state_dict()
+        return to_numpy_tree(state)
 
     def load_state(self, state: dict[str, Any]) -> None:
+        state = to_torch_tree(state)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
@@ -388,13 +389,29 @@ def compile_fallback_message(what: str, error: Exception) -> str:
     )
 
 
-def _to_cpu(tree: Any) -> Any:
+def to_numpy_tree(tree: Any) -> Any:
+    """A state of tensors -> NumPy arrays and plain values (the checkpoint contract).
+
+    Optimiser states are keyed by parameter index: the int keys become strings.
+    """
     if isinstance(tree, torch.Tensor):
-        return tree.detach().cpu()
+        return tree.detach().cpu().numpy()
     if isinstance(tree, dict):
-        return {k: _to_cpu(v) for k, v in tree.items()}
+        return {str(k): to_numpy_tree(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [to_numpy_tree(v) for v in tree]
+    return tree
+
+
+def to_torch_tree(tree: Any, parent: str = "") -> Any:
+    """The inverse of `to_numpy_tree`: arrays -> CPU tensors, an optimiser's "state" keys -> ints."""
+    if isinstance(tree, onp.ndarray):
+        return torch.from_numpy(onp.array(tree))  # a copy: the arrays may be read-only
+    if isinstance(tree, dict):
+        as_key = int if parent == "state" else str
+        return {as_key(k): to_torch_tree(v, k) for k, v in tree.items()}
     if isinstance(tree, list):
-        return [_to_cpu(v) for v in tree]
+        return [to_torch_tree(v) for v in tree]
     return tree
 
 

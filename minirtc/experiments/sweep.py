@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from minirtc.objectives import MODELS
-from minirtc.training import records
+from minirtc.training import checkpoint, records
 from minirtc.training.config import TrainConfig
 
 SWEEP_FILE, METRICS_FILE, LOCK_FILE = "sweep.json", "metrics.json", ".lock"
@@ -534,7 +534,7 @@ def run_state(run: RunSpec, run_dir: Path) -> RunState:
     evaluated = None if metrics is None else metrics.get("status")
     if summary is not None and summary.get("status") in ("finished", "failed"):
         return RunState(run, run_dir, summary["status"], summary.get("error"), evaluated)
-    state = "partial" if (run_dir / records.CHECKPOINT).exists() else "pending"
+    state = "partial" if checkpoint.exists(run_dir) else "pending"
     return RunState(run, run_dir, state, None, evaluated)
 
 

@@ -22,6 +22,7 @@ inside the batched computation (the ensemble's total is K times it).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -29,7 +30,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from minirtc.errors import NonFiniteLoss
-from minirtc.training import records
+from minirtc.training import lock, records
+from minirtc.training.checkpoint import note as checkpoint_note
 from minirtc.training.config import ConfigError, TrainConfig
 from minirtc.training.loop import (
     RunDirectoryError,
@@ -105,13 +107,18 @@ def train_seeds(
     outs = [Path(o) for o in outs]
     if compile and config.backend != "torch":
         raise ConfigError("--compile needs --backend torch")
-    checkpoints = [prepare_run_dir(o, c, resume, overwrite) for c, o in zip(configs, outs)]
-    for out, c, checkpoint in zip(outs, configs, checkpoints):  # refuse before anything is written
-        if checkpoint is not None and checkpoint["step"] > c.steps:
-            raise RunDirectoryError(f"{out} is already at step {checkpoint['step']}, past --steps {c.steps}")
-    if config.backend == "numpy":
-        return [_train_one(c, o, progress, on_row) for c, o in zip(configs, outs)]
-    return _train_batched(configs, outs, checkpoints, progress, compile, on_row)
+    with contextlib.ExitStack() as held:  # one writer per run directory (minirtc.training.lock)
+        for out in outs:
+            held.enter_context(lock.run_lock(out, note=checkpoint_note))
+        checkpoints = [prepare_run_dir(o, c, resume, overwrite) for c, o in zip(configs, outs)]
+        for out, c, checkpoint in zip(outs, configs, checkpoints):  # refuse before anything is written
+            if checkpoint is not None and checkpoint["step"] > c.steps:
+                raise RunDirectoryError(
+                    f"{out} is already at step {checkpoint['step']}, past --steps {c.steps}"
+                )
+        if config.backend == "numpy":
+            return [_train_one(c, o, progress, on_row) for c, o in zip(configs, outs)]
+        return _train_batched(configs, outs, checkpoints, progress, compile, on_row)
 
 
 def _train_one(config: TrainConfig, out: Path, progress: bool, on_row) -> dict[str, Any]:

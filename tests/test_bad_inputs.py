@@ -30,7 +30,6 @@ from click.testing import CliRunner
 
 from minirtc.cli import main
 from minirtc.training import TrainConfig, train
-from minirtc.training import checkpoint as checkpoints
 
 RUN = TrainConfig(
     dataset="gaussian",
@@ -53,17 +52,23 @@ S = "sweep --dataset gaussian --steps 1 --quick --no-eval --dry-run --out {new}"
 
 
 def _state_of_another_model(run: Path) -> None:
+    from minirtc.training import checkpoint as checkpoints
+
     for step in (10, 20):
         checkpoints.save(run, step, {"weights": np.zeros(3), "step": step})
 
 
 def _truncate_checkpoints(run: Path) -> None:
+    from minirtc.training import checkpoint as checkpoints
+
     for step in (10, 20):
         arrays = checkpoints.paths(run, step)[1]
         arrays.write_bytes(arrays.read_bytes()[:50])
 
 
 def _random_checkpoints(run: Path) -> None:
+    from minirtc.training import checkpoint as checkpoints
+
     for step in (10, 20):
         for path in checkpoints.paths(run, step):
             path.write_bytes(np.random.default_rng(step).bytes(500))
@@ -131,8 +136,12 @@ CASES = [
     C("read-only-resume", "train --out {run} --resume --steps 30", r"read-only", fault="read-only:run"),
     C("read-only-evaluate", E, r"read-only", fault="read-only:run"),
     C("read-only-data-show", "data show gaussian --out {new}/grid.png", r"read-only", fault="read-only:new"),
-    C("read-only-data-render", "data render dsprites --out {new}/d.npz --range shape=0:1", r"read-only",
-      fault="read-only:new"),  # fmt: skip
+    C(
+        "read-only-data-render",
+        "data render dsprites --out {new}/d.npz --range shape=0:1",
+        r"read-only",
+        fault="read-only:new",
+    ),  # fmt: skip
     C("disk-full-train", T, r"No space left.*free some disk space", fault="disk-full"),
     C("disk-full-resume", "train --out {run} --resume --steps 30", r"No space left", fault="disk-full"),
     C("disk-full-evaluate", E, r"No space left", fault="disk-full"),
@@ -140,12 +149,37 @@ CASES = [
     C("config-null", "train --config {cfg} --out {new}", r"JSON object", cfg="null"),
     C("config-not-utf8", "train --config {cfg} --out {new}", r"cannot read config", cfg=b"\xff\xfe{\x00"),
     C("config-not-json", "train --config {cfg} --out {new}", r"cannot read config", cfg="{steps: 3"),
-    C("config-wrong-type", "train --config {cfg} --out {new}", r"latent_dim must be an integer", cfg='{"latent_dim": "10"}'),
-    C("config-wrong-type-float", "train --config {cfg} --out {new}", r"lr must be a number", cfg='{"lr": "fast"}'),
-    C("config-unknown-key", "train --config {cfg} --out {new}", r"unknown config keys", cfg='{"latnet_dim": 3}'),
-    C("config-hidden-int", "train --config {cfg} --out {new}", r"hidden must be a list", cfg='{"hidden": 128}'),
+    C(
+        "config-wrong-type",
+        "train --config {cfg} --out {new}",
+        r"latent_dim must be an integer",
+        cfg='{"latent_dim": "10"}',
+    ),
+    C(
+        "config-wrong-type-float",
+        "train --config {cfg} --out {new}",
+        r"lr must be a number",
+        cfg='{"lr": "fast"}',
+    ),
+    C(
+        "config-unknown-key",
+        "train --config {cfg} --out {new}",
+        r"unknown config keys",
+        cfg='{"latnet_dim": 3}',
+    ),
+    C(
+        "config-hidden-int",
+        "train --config {cfg} --out {new}",
+        r"hidden must be a list",
+        cfg='{"hidden": 128}',
+    ),
     C("config-betas", "train --config {cfg} --out {new}", r"adam_betas", cfg='{"adam_betas": [0.9, 1.5]}'),
-    C("run-config-wrong-type", "train --out {copy} --resume", r"steps must be an integer", _config_value("steps", "30")),
+    C(
+        "run-config-wrong-type",
+        "train --out {copy} --resume",
+        r"steps must be an integer",
+        _config_value("steps", "30"),
+    ),
     C("no-torch", T + " --backend torch", r"needs PyTorch: pip install", fault="no-torch"),
     C("latent-dim-absurd", T + " --latent-dim 100000000", r"latent_dim 100000000 is absurdly large"),
     C("hidden-absurd", T + " --hidden 10000000", r"hidden 10000000 is absurdly large"),
@@ -154,12 +188,27 @@ CASES = [
     C("beta-inf", T + " --beta inf", r"beta must be a finite number"),
     C("lr-inf", T + " --lr inf", r"lr must be a finite number"),
     C("beta-nan", T + " --beta nan", r"beta must be a finite number"),
-    C("faces-bad-pth", "data show faces3d --data-dir {new} --out {new}/x.png", r"not a readable torch file", _bad_pth),
+    C(
+        "faces-bad-pth",
+        "data show faces3d --data-dir {new} --out {new}/x.png",
+        r"not a readable torch file",
+        _bad_pth,
+    ),
     # -- run directories ---------------------------------------------------------------------
     C("resume-typo", "train --out {new} --resume", r"nothing to resume"),
     C("resume-no-config", "train --out {copy} --resume", r"no config.json", _no_config),
-    C("resume-no-checkpoint", "train --out {copy} --resume --steps 30", r"checkpoint files were removed", _no_checkpoint),
-    C("resume-damaged-history", "train --out {copy} --resume --steps 30", r"line 2 is damaged", _damaged_history_row),
+    C(
+        "resume-no-checkpoint",
+        "train --out {copy} --resume --steps 30",
+        r"checkpoint files were removed",
+        _no_checkpoint,
+    ),
+    C(
+        "resume-damaged-history",
+        "train --out {copy} --resume --steps 30",
+        r"line 2 is damaged",
+        _damaged_history_row,
+    ),
     C("resume-changed-config", "train --out {run} --resume --lr 0.5", r"config differs in lr"),
     C("resume-past-steps", "train --out {run} --resume --steps 5", r"already at step 20"),
     C("resume-and-overwrite", "train --out {run} --resume --overwrite", r"exclude each other"),
@@ -171,8 +220,12 @@ CASES = [
     C("evaluate-no-checkpoint", E.replace("{run}", "{copy}"), r"no checkpoint yet", _no_checkpoint),
     C("evaluate-unknown-metric", E + " --metrics mig,magic", r"unknown metrics \['magic'\]"),
     C("evaluate-bad-device", E + " --device tpu", r"cpu, cuda"),
-    C("overwrite-not-a-run", T.replace("{new}", "{copy}") + " --overwrite", r"not a minirtc run record",
-      _config_value("steps", 1) and (lambda run: (run / "config.json").write_text('{"a": 1}'))),  # fmt: skip
+    C(
+        "overwrite-not-a-run",
+        T.replace("{new}", "{copy}") + " --overwrite",
+        r"not a minirtc run record",
+        _config_value("steps", 1) and (lambda run: (run / "config.json").write_text('{"a": 1}')),
+    ),  # fmt: skip
     C("conv-numpy", T + " --arch conv", r"needs --backend torch"),
     C("eval-every-not-multiple", T + " --log-every 3 --eval-every 4", r"multiple of log_every"),
     C("unknown-dataset", T + " --dataset dsprite", r"dsprite"),
@@ -196,19 +249,27 @@ NUMERIC = [
     ("--seed", T, {"0"}),
     *[(f, E, set()) for f in ("--num-train", "--num-eval", "--num-elbo")],
     ("--seed", E, {"0"}),
-    ("--n-jobs", E, set()),
+    ("--n-jobs", E, {"-1"}),
     ("--steps", S, set()),
     ("--jobs", S, set()),
     ("--columns", "data show gaussian --out {new}/g.png", set()),
     ("--seed", "data show gaussian --out {new}/g.png", {"0"}),
     ("--timeout", "data fetch dsprites --data-dir {new}", set()),
 ]
+# Known gaps in code this corpus does not own, listed so that a fix shows up as XPASS.
+SWEEP_OWNED = {
+    "sweep--jobs=100000000000000": pytest.mark.xfail(
+        strict=True, reason="minirtc sweep --jobs has no upper bound (minirtc/cli/sweep.py)"
+    )
+}
 BAD_NUMBERS = ("0", "-1", "nan", "inf", "1e30", "100000000000000")
 for flag, base, valid in NUMERIC:
     for value in BAD_NUMBERS:
         if value not in valid:
             name = base.split()[0]
-            CASES.append(C(f"{name}{flag}={value}", f"{base} {flag} {value}", flag.strip("-").replace("-", "[-_]")))
+            CASES.append(
+                C(f"{name}{flag}={value}", f"{base} {flag} {value}", flag.strip("-").replace("-", "[-_]"))
+            )
 
 # -- unknown names for every choice -------------------------------------------------------------------
 CHOICES = [
@@ -219,7 +280,11 @@ CHOICES = [
 for base, flags in CHOICES:
     for flag in flags:
         CASES.append(C(f"{base.split()[0]}{flag}=unknown", f"{base} {flag} no-such-thing", r"no-such-thing"))
-for command in ("data show no-such-thing --out {new}/x.png", "data render no-such-thing", "data fetch no-such-thing"):
+for command in (
+    "data show no-such-thing --out {new}/x.png",
+    "data render no-such-thing",
+    "data fetch no-such-thing",
+):
     CASES.append(C(command.replace(" ", "-"), command, r"no-such-thing"))
 CASES.append(C("unknown-command", "trian --steps 3", r"trian"))
 
@@ -298,7 +363,11 @@ def apply_fault(fault: str | None, monkeypatch, paths: dict[str, Path]) -> None:
         monkeypatch.delitem(sys.modules, "minirtc.backends.torch_backend", raising=False)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def _id(case) -> str:
+    return (case.values[0] if hasattr(case, "values") else case).id
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_bad_input_is_refused_in_one_line(case, finished, tmp_path, monkeypatch):
     paths = {"run": finished, "new": tmp_path / "new", "file": tmp_path / "a-file", "copy": tmp_path / "copy"}
     paths["file"].write_text("not a directory\n")

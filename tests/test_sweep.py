@@ -81,8 +81,9 @@ def results(sweep_dir: Path, spec: SweepSpec) -> dict[str, tuple]:
 
 
 def file_times(run_dir: Path) -> dict[str, int]:
-    names = ("config.json", "summary.json", "checkpoint.pkl", "history.jsonl", "metrics.json")
-    return {n: (run_dir / n).stat().st_mtime_ns for n in names if (run_dir / n).exists()}
+    names = ("config.json", "summary.json", "history.jsonl", "metrics.json")
+    files = [run_dir / n for n in names] + sorted(run_dir.glob("checkpoint-*"))
+    return {p.name: p.stat().st_mtime_ns for p in files if p.exists()}
 
 
 # -- the grid ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import signal
 import sys
+import threading
 
 import click
 
@@ -23,7 +24,7 @@ def _os_advice(error: OSError) -> str:
     advice = {
         errno.ENOSPC: "free some disk space, then rerun (a run continues with --resume)",
         errno.EDQUOT: "free some of your disk quota, then rerun (a run continues with --resume)",
-        errno.EROFS: "the file system is read-only; choose a writable --out",
+        errno.EROFS: "the file system is read-only; choose a writable place (--out, or copy the run)",
         errno.EACCES: "no permission; choose a directory you can write to",
         errno.EPERM: "no permission; choose a directory you can write to",
         errno.ENOTDIR: "a path component is a file, not a directory; choose another path",
@@ -78,11 +79,14 @@ class MinirtcGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: click.Context):
-        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        in_main = threading.current_thread() is threading.main_thread()  # where handlers can be set
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if in_main else None
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as error:  # signals.Interrupted carries how to resume
             message = str(error) or "interrupted; rerun the same command to resume (train: add --resume)"
+            if ctx.invoked_subcommand == "sweep":
+                message += "; rerunning the same `minirtc sweep` command resumes the whole sweep"
             click.echo(f"Error: {message}", err=True)
             sys.exit(INTERRUPTED_EXIT)
         except click.ClickException:
@@ -93,7 +97,8 @@ class MinirtcGroup(click.Group):
                 raise
             raise click.ClickException(message) from None
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _terminate_as_interrupt(signum, frame) -> None:

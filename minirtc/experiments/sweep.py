@@ -718,10 +718,13 @@ def train_run(config: TrainConfig, run_dir: Path) -> str | None:
     in summary.json (status "failed", error, traceback), so the sweep can go on.
     """
     from minirtc.training import TrainingFailed, train
+    from minirtc.training.lock import RunLocked
 
     try:
         train(config, run_dir, resume=True, progress=False)
     except TrainingFailed as error:
+        return str(error)
+    except RunLocked as error:  # another process trains it: not this run's failure, nothing recorded
         return str(error)
     except Exception as error:  # record every fault of one run; the sweep goes on
         message = f"{type(error).__name__}: {error}"

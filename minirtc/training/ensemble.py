@@ -5,7 +5,7 @@ torch: the members train in one process as one batched computation
 backward for all of them, each with its own data order, noise, optimiser state
 and discriminator.  Every member matches the single run of its seed to float
 tolerance, and its directory (config.json with its seed, history.jsonl,
-checkpoint.pkl, summary.json) is what `train(config, out)` would have written,
+checkpoints, summary.json) is what `train(config, out)` would have written,
 so `minirtc evaluate`, resume and the sweeps use it as a separate run.
 
 numpy: the classroom backend has no batching; the members simply train one

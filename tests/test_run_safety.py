@@ -243,6 +243,26 @@ def test_convert_pickle_warns_then_the_run_reads_and_resumes(finished, tmp_path)
     assert cli("train", "--out", str(run), "--resume", "--steps", "40", "--quiet").exit_code == 0
 
 
+@pytest.mark.torch
+def test_convert_pickle_of_a_torch_run(tmp_path):
+    pytest.importorskip("torch")
+    from minirtc.backends.torch_backend import to_torch_tree
+
+    config = dataclasses.replace(TINY, backend="torch", device="cpu", steps=10)
+    run = tmp_path / "torch-run"
+    train(config, run, progress=False)
+    latest = checkpoints.load_latest(run)
+    old = {"format": 1, "step": latest["step"], "trainer": to_torch_tree(latest["trainer"])}  # 0.1's tensors
+    (run / "checkpoint.pkl").write_bytes(pickle.dumps(old))
+    for path in run.glob("checkpoint-*"):
+        path.unlink()
+    assert cli("convert-pickle", str(run), "--trust").exit_code == 0
+    converted = checkpoints.load_latest(run)["trainer"]
+    assert checkpoints.leaves(converted) == checkpoints.leaves(latest["trainer"])
+    done = cli("train", "--out", str(run), "--resume", "--steps", "20", "--quiet")
+    assert done.exit_code == 0, done.output
+
+
 # -- between backends ------------------------------------------------------------------------------
 
 

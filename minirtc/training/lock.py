@@ -71,6 +71,7 @@ def run_lock(run_dir: str | Path, note: Callable[[str], None] | None = None) -> 
     """
     run_dir = Path(run_dir)
     path = run_dir / LOCK
+    created = not run_dir.exists()  # removed again if nothing else was written into it
     run_dir.mkdir(parents=True, exist_ok=True)
     if _mine(read_owner(run_dir)):
         yield
@@ -96,6 +97,9 @@ def run_lock(run_dir: str | Path, note: Callable[[str], None] | None = None) -> 
         with contextlib.suppress(OSError):
             path.unlink()
         os.close(fd)  # releases the flock
+        if created:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # only if empty: a run refused before writing leaves nothing
 
 
 def is_locked(run_dir: str | Path) -> bool:

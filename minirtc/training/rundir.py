@@ -108,11 +108,14 @@ def prepare(out: Path, config: TrainConfig, resume: bool, overwrite: bool) -> di
 
 
 def _require_nothing_lost(out: Path, config: TrainConfig) -> None:
-    """A run without a checkpoint restarts only if it never reached one; else refuse."""
+    """A run without a checkpoint restarts only if it never got past its first one; else refuse.
+
+    The rows of a checkpoint's step are written just before it, so a kill between the two
+    leaves rows at that step and no checkpoint: only rows past it prove one was written.
+    """
     rows = records.read_history(out, checkpoint.note)
     reached = max((row["step"] for row in rows), default=0)
-    summary = out / records.SUMMARY
-    if reached >= config.checkpoint_every or summary.exists():
+    if reached > config.checkpoint_every:
         raise RunDirectoryError(
             f"{out} has no checkpoint although its history reaches step {reached}: its checkpoint "
             "files were removed; restore them, or start again with --overwrite"

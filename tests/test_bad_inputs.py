@@ -232,6 +232,16 @@ CASES = [
     C("sweep-unknown-model", S + " --models rtc-vea", r"rtc-vea"),
     C("sweep-bad-betas", S + " --betas 2,x", r"betas"),
     C("sweep-bad-seeds", S + " --seeds 5-1", r"seeds"),
+    C("sweep-betas-nan", S + " --betas nan", r"nan"),
+    C("sweep-betas-inf", S + " --betas 2,inf", r"inf"),
+    C("sweep-betas-negative", S + " --betas -1", r"-1"),
+    pytest.param(
+        C("sweep-betas-absurd", S + " --betas 1e30", r"beta"),
+        marks=pytest.mark.xfail(
+            strict=True, reason="sweep --dry-run does not check the run configs (minirtc/experiments/sweep)"
+        ),
+    ),
+    C("sweep-seeds-negative", S + " --seeds -1", r"seeds|-1"),
     C("data-bad-range", "data render dsprites --out {new}/d.npz --range shape=2:1", r"shape|range"),
     C("data-unknown-factor", "data render dsprites --out {new}/d.npz --range colour=0:1", r"colour"),
     C("data-range-syntax", "data render dsprites --out {new}/d.npz --range shape", r"NAME=LO:HI"),
@@ -266,10 +276,9 @@ BAD_NUMBERS = ("0", "-1", "nan", "inf", "1e30", "100000000000000")
 for flag, base, valid in NUMERIC:
     for value in BAD_NUMBERS:
         if value not in valid:
-            name = base.split()[0]
-            CASES.append(
-                C(f"{name}{flag}={value}", f"{base} {flag} {value}", flag.strip("-").replace("-", "[-_]"))
-            )
+            name, says = base.split()[0], flag.strip("-").replace("-", "[-_]")
+            case = C(f"{name}{flag}={value}", f"{base} {flag} {value}", says)
+            CASES.append(pytest.param(case, marks=SWEEP_OWNED[case.id]) if case.id in SWEEP_OWNED else case)
 
 # -- unknown names for every choice -------------------------------------------------------------------
 CHOICES = [

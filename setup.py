@@ -49,6 +49,7 @@ setup(
         "scikit-learn>=1.1",
         "h5py>=3.6",
         "tqdm>=4.60",
+        "safetensors>=0.4",  # checkpoints: arrays without pickle
     ],
     extras_require={
         "torch": ["torch>=2.1,<3"],

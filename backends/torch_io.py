@@ -18,8 +18,11 @@ def load_tensor_array(path: Path) -> np.ndarray:
     """
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a bad file
-        raise ValueError(f"{path} is not a readable torch file; truncated or corrupt? ({error})") from None
+    except Exception as error:  # torch raises many kinds for a bad file; its text advises unpickling
+        raise ValueError(
+            f"{path} is not a readable torch file of plain tensors ({type(error).__name__}): truncated, "
+            "corrupt, or holding objects that only unpickling could read; download it again"
+        ) from None
     if isinstance(obj, dict):
         tensors = [v for v in obj.values() if isinstance(v, torch.Tensor)]
         obj = tensors[0] if len(tensors) == 1 else obj

@@ -125,7 +125,7 @@ def test_06_variance_penalty_and_tc_gap(runs):
 def test_07_rotation_keeps_information_but_not_modularity(runs):
     numbers, out = finished_run(runs, "07_scoring_with_metrics")
     trained = numbers["trained_model"]
-    assert (Path(trained["run"]) / "checkpoint.pkl").is_file()  # the example trained into --out
+    assert list(Path(trained["run"]).glob("checkpoint-*.safetensors"))  # the example trained into --out
     scores = [v for values in trained["scores"].values() for v in values.values()]
     assert set(trained["scores"]) == {"mig", "sap", "modularity", "unsupervised"}
     assert scores and all(math.isfinite(v) for v in scores)

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from minirtc.experiments.sweep import (
@@ -81,8 +82,9 @@ def results(sweep_dir: Path, spec: SweepSpec) -> dict[str, tuple]:
 
 
 def file_times(run_dir: Path) -> dict[str, int]:
-    names = ("config.json", "summary.json", "checkpoint.pkl", "history.jsonl", "metrics.json")
-    return {n: (run_dir / n).stat().st_mtime_ns for n in names if (run_dir / n).exists()}
+    names = ("config.json", "summary.json", "history.jsonl", "metrics.json")
+    files = [run_dir / n for n in names] + sorted(run_dir.glob("checkpoint-*"))
+    return {p.name: p.stat().st_mtime_ns for p in files if p.exists()}
 
 
 # -- the grid ---------------------------------------------------------------------------
@@ -193,22 +195,32 @@ def test_run_state_comes_from_the_files(tmp_path):
 # -- running ---------------------------------------------------------------------------------
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
-def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path):
-    spec = tiny_spec(betas=(2.0, 1e38), seeds=(0,), steps=20)  # beta 1e38 overflows the loss at step 1
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    from minirtc.backends import numpy_backend
+
+    original_step = numpy_backend.NumpyTrainer.step
+
+    def overflowing_step(self):  # the beta-6 run's loss overflows at step 1
+        original_step(self)
+        if self.config.beta == 6.0:
+            self.params["decoder"]["b0"] = self.params["decoder"]["b0"] * np.inf
+
+    monkeypatch.setattr(numpy_backend.NumpyTrainer, "step", overflowing_step)
+    spec = tiny_spec(betas=(2.0, 6.0), seeds=(0,), steps=20)
     spec = SweepSpec.from_dict({**spec.to_dict(), "models": ["rtc-vae"]})
     sweep = tmp_path / "sweep"
     result = run_sweep(sweep, spec, echo=quiet)
     states = {s.run.beta: s for s in result.states}
     assert states[2.0].state == "finished" and states[2.0].evaluated == "finished"
-    assert states[1e38].state == "failed" and "NaN or inf" in states[1e38].error
-    assert not (states[1e38].path / "metrics.json").exists()
+    assert states[6.0].state == "failed" and "NaN or inf" in states[6.0].error
+    assert not (states[6.0].path / "metrics.json").exists()
     lines = []
     again = run_sweep(sweep, None, echo=lines.append)
     assert again.outcomes == []  # nothing retried, nothing redone
-    assert any("not retried" in line and "beta1e+38" in line for line in lines)
+    assert any("not retried" in line and "beta6" in line for line in lines)
     retried = run_sweep(sweep, None, retry_failed=True, echo=quiet)
-    assert [(o["run"], o["state"]) for o in retried.outcomes] == [("rtc-vae_beta1e+38_seed0", "failed")]
+    assert [(o["run"], o["state"]) for o in retried.outcomes] == [("rtc-vae_beta6_seed0", "failed")]
 
 
 def test_non_nan_fault_is_recorded_as_failed(tmp_path):

@@ -96,7 +96,7 @@ def test_run_directory_records(tmp_path):
     for key in ("tc_mean", "tc_sample", "active_units"):
         assert key in eval_rows[0]
     assert json.loads((run / "summary.json").read_text())["tc_mean"] == summary["tc_mean"]
-    assert (run / "checkpoint.pkl").exists()
+    assert {p.suffix for p in run.glob("checkpoint-000000100.*")} == {".json", ".safetensors"}
 
 
 def test_same_seed_same_history_different_seed_differs(tmp_path):
@@ -161,7 +161,7 @@ def test_sigkill_then_resume_gives_identical_history(tmp_path, backend):
     # Kill it once it has checkpointed and gone past the checkpoint, mid-run.
     while time.time() < deadline:
         rows = read_history(killed) if (killed / "history.jsonl").exists() else []
-        if (killed / "checkpoint.pkl").exists() and rows and rows[-1]["step"] >= 160:
+        if list(killed.glob("checkpoint-*.json")) and rows and rows[-1]["step"] >= 160:
             break
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)

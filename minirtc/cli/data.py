@@ -26,6 +26,13 @@ def _ranges(ctx, param, values):
     return ranges or None
 
 
+def _finite(value: float) -> float:
+    """click's FloatRange lets NaN through (every comparison with it is false)."""
+    if value != value:
+        raise click.BadParameter("must be a number, got nan")
+    return value
+
+
 data_dir_option = click.option(
     "--data-dir", type=click.Path(file_okay=False), default=None, help=DATA_DIR_HELP
 )
@@ -49,7 +56,11 @@ def data_group() -> None:
 @data_dir_option
 @click.option("--url", default=None, help="Download from this address instead of the official one.")
 @click.option(
-    "--timeout", type=click.FloatRange(0.1, 600), default=10.0, help="Seconds to wait for the network."
+    "--timeout",
+    type=click.FloatRange(0.1, 600),
+    default=10.0,
+    callback=lambda ctx, param, value: _finite(value),
+    help="Seconds to wait for the network.",
 )
 @click.option("--force", is_flag=True, help="Download again even if the file is there.")
 def fetch_command(name, data_dir, url, timeout, force):
@@ -96,7 +107,7 @@ def render_command(name, data_dir, out, compress, ranges):
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG file to write.")
 @data_dir_option
 @click.option("--columns", type=click.IntRange(2, 40), default=8, help="Values shown per factor.")
-@click.option("--seed", type=int, default=0, help="Seed for the factors held fixed.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, help="Seed for the factors held fixed.")
 @range_option
 def show_command(name, out, data_dir, columns, seed, ranges):
     """Save a PNG grid of NAME: one row per factor varied, the others fixed."""

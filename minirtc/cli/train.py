@@ -223,6 +223,9 @@ def train_command(
     resume_dir = None
     if resume:  # with --seeds, the first member's config.json is the base
         resume_dir = Path(out) if seeds is None else _first_seed_dir(out, seeds)
+        from minirtc.training.rundir import require_run
+
+        require_run(resume_dir)  # nothing to resume is an error, never a new run
     try:
         config = build_config(profile, config_file, resume_dir, given).checked()
     except (ConfigError, TypeError) as error:

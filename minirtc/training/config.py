@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,32 @@ class TrainConfig:
         """Self, after every check; raises ConfigError with one clear line."""
         if not isinstance(self.objective, ObjectiveConfig):
             raise ConfigError("objective must be an ObjectiveConfig")
+        # -- types, finite values and sane sizes, before any check compares them ------------
+        _check_types(self)
+        for name in _NUMBER_FIELDS:
+            value = _get(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value}")
+        for name in ("beta", "gamma", "alpha", "eta", "lambda_od", "lambda_d"):
+            value = _get(self, name)
+            if value is not None and not 0 <= value <= MAX_WEIGHT:
+                raise ConfigError(f"{name} must be between 0 and {MAX_WEIGHT:g}, got {value}")
+        if not (0 < self.lr <= MAX_LR and 0 < self.disc_lr <= MAX_LR):
+            raise ConfigError(f"lr and disc_lr must be in (0, {MAX_LR:g}], got {self.lr}, {self.disc_lr}")
+        for name in ("adam_betas", "disc_betas"):
+            if len(getattr(self, name)) != 2 or not all(0 <= b < 1 for b in getattr(self, name)):
+                raise ConfigError(f"{name} must be two numbers in [0, 1), got {getattr(self, name)}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed}")
+        if self.subset is not None and self.subset < 0:
+            raise ConfigError(f"subset must be >= 0 (0 = all items), got {self.subset}")
+        for name, limit in SIZE_LIMITS.items():
+            values = getattr(self, name)
+            for value in values if isinstance(values, tuple) else (values,):
+                if value is not None and value > limit:
+                    raise ConfigError(
+                        f"{name} {value} is absurdly large (at most {limit:,}); choose a smaller one"
+                    )
         _one_of("model", self.model, MODELS)
         if self.objective.tc_estimator is not None:
             _one_of("tc_estimator", self.objective.tc_estimator, TC_ESTIMATORS)
@@ -140,6 +167,8 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """From `to_dict()`'s form; a flat dict (the objective's fields at the top, as config.json
         files of earlier versions hold them) is read too."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"a config must be a JSON object of settings, got {type(values).__name__}")
         values = dict(values)
         objective = values.pop("objective", None) or {}
         if not isinstance(objective, dict):
@@ -149,7 +178,7 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}; known keys: {sorted(known)}")
         for name in ("hidden", "adam_betas", "disc_betas"):
-            if name in values and values[name] is not None:
+            if isinstance(values.get(name), (list, tuple)):
                 values[name] = tuple(values[name])
         return cls(ObjectiveConfig(**objective), **values)
 
@@ -157,9 +186,13 @@ class TrainConfig:
     def from_file(cls, path: str | Path) -> TrainConfig:
         """Read a JSON config (a run's config.json works: its "train" part is used)."""
         try:
-            values = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f"cannot read config file {path}: {error}") from error
+            values = json.loads(Path(path).read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ConfigError(f"cannot read config file {path}: {error}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"config file {path} must hold a JSON object of settings, got {type(values).__name__}"
+            )
         return cls.from_dict(values.get("train", values))
 
 
@@ -212,6 +245,80 @@ def config_differences(a: TrainConfig, b: TrainConfig, ignore: tuple[str, ...] =
     """Names of the settings whose values differ (for refusing a changed resume)."""
     da, db = a.flat(), b.flat()
     return sorted(k for k in da if k not in ignore and da[k] != db[k])
+
+
+# Upper bounds that catch typos (an extra zero or three) before they allocate or diverge.
+MAX_WEIGHT, MAX_LR, MAX_SEED = 1e6, 10.0, 2**32 - 1
+SIZE_LIMITS = {
+    "latent_dim": 4096,
+    "hidden": 65_536,
+    "disc_hidden": 65_536,
+    "disc_layers": 64,
+    "batch_size": 1_000_000,
+    "steps": 10**9,
+    "subset": 10**9,
+    "eval_size": 10**7,
+    "log_every": 10**9,
+    "eval_every": 10**9,
+    "checkpoint_every": 10**9,
+}
+_NUMBER_FIELDS = (
+    "beta",
+    "gamma",
+    "alpha",
+    "eta",
+    "lambda_od",
+    "lambda_d",
+    "capacity_min",
+    "capacity_max",
+    "lr",
+    "disc_lr",
+)
+_INT_FIELDS = tuple(SIZE_LIMITS) + ("seed",)
+
+
+def _get(config: TrainConfig, name: str) -> Any:
+    """A setting by name, the objective's fields (beta, tc_estimator, ...) included."""
+    return getattr(config.objective if name in OBJECTIVE_FIELDS else config, name)
+
+
+def _check_types(config: TrainConfig) -> None:
+    """ConfigError naming the field whose value has the wrong type (a config file's "64" for 64)."""
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_number(v: Any) -> bool:
+        return is_int(v) or isinstance(v, float)
+
+    def wrong(name: str, expected: str) -> ConfigError:
+        value = _get(config, name)
+        return ConfigError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
+
+    for name in _INT_FIELDS:
+        value = _get(config, name)
+        if name == "hidden":
+            if not (isinstance(value, tuple) and value and all(is_int(v) for v in value)):
+                raise wrong(name, "a list of integers like [128, 128]")
+        elif not (is_int(value) or (value is None and name == "subset")):
+            raise wrong(name, "an integer")
+    for name in _NUMBER_FIELDS:
+        value = _get(config, name)
+        if not (is_number(value) or (value is None and name not in ("lr", "disc_lr"))):
+            raise wrong(name, "a number")
+    for name in ("adam_betas", "disc_betas"):
+        if not all(is_number(v) for v in _get(config, name)):
+            raise wrong(name, "two numbers like [0.9, 0.999]")
+    for name in ("model", "dataset", "backend", "device", "arch", "dtype"):
+        if not isinstance(_get(config, name), str):
+            raise wrong(name, "a string")
+    for name in ("tc_estimator", "data_dir"):
+        if not isinstance(_get(config, name), (str, type(None))):
+            raise wrong(name, "a string or null")
+    if not isinstance(config.bf16, bool):
+        raise wrong("bf16", "true or false")
+    if not isinstance(config.extra, dict):
+        raise wrong("extra", "a JSON object")
 
 
 def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -5,7 +5,7 @@ torch: the members train in one process as one batched computation
 weights, one vmapped forward and backward for all of them, each with its own
 data order, noise, optimiser state and discriminator.  Every member matches
 the single run of its seed to float tolerance, and its directory (config.json with its seed, history.jsonl,
-checkpoint.pkl, summary.json) is what `train(config, out)` would have written,
+checkpoints, summary.json) is what `train(config, out)` would have written,
 so `minirtc evaluate`, resume and the sweeps use it as a separate run.
 
 numpy: the classroom backend has no batching; the members simply train one
@@ -22,14 +22,16 @@ inside the batched computation (the ensemble's total is K times it).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Callable
 
 from minirtc.errors import ConfigError, NonFiniteLoss
-from minirtc.training import records
+from minirtc.training import lock, records
 from minirtc.training.batched import BatchedTrainer, EnsembleMember, make_members
+from minirtc.training.checkpoint import note as checkpoint_note
 from minirtc.training.config import TrainConfig
 from minirtc.training.loop import (
     RunDirectoryError,
@@ -84,13 +86,18 @@ def train_seeds(
     outs = [Path(o) for o in outs]
     if compile and config.backend != "torch":
         raise ConfigError("--compile needs --backend torch")
-    checkpoints = [prepare_run_dir(o, c, resume, overwrite) for c, o in zip(configs, outs)]
-    for out, c, checkpoint in zip(outs, configs, checkpoints):  # refuse before anything is written
-        if checkpoint is not None and checkpoint["step"] > c.steps:
-            raise RunDirectoryError(f"{out} is already at step {checkpoint['step']}, past --steps {c.steps}")
-    if config.backend == "numpy":
-        return [_train_one(c, o, progress, on_row) for c, o in zip(configs, outs)]
-    return _train_batched(configs, outs, checkpoints, progress, compile, on_row)
+    with contextlib.ExitStack() as held:  # one writer per run directory (minirtc.training.lock)
+        for out in outs:
+            held.enter_context(lock.run_lock(out, note=checkpoint_note))
+        checkpoints = [prepare_run_dir(o, c, resume, overwrite) for c, o in zip(configs, outs)]
+        for out, c, checkpoint in zip(outs, configs, checkpoints):  # refuse before anything is written
+            if checkpoint is not None and checkpoint["step"] > c.steps:
+                raise RunDirectoryError(
+                    f"{out} is already at step {checkpoint['step']}, past --steps {c.steps}"
+                )
+        if config.backend == "numpy":
+            return [_train_one(c, o, progress, on_row) for c, o in zip(configs, outs)]
+        return _train_batched(configs, outs, checkpoints, progress, compile, on_row)
 
 
 def _train_one(config: TrainConfig, out: Path, progress: bool, on_row) -> dict[str, Any]:

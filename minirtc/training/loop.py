@@ -24,16 +24,13 @@ import numpy as np
 import minirtc
 from minirtc import data
 from minirtc.errors import ConfigError, NonFiniteLoss
-from minirtc.training import records
-from minirtc.training.config import TrainConfig, config_differences
+from minirtc.training import checkpoint as checkpoints
+from minirtc.training import lock, records, rundir, signals
+from minirtc.training.config import TrainConfig
+from minirtc.training.rundir import RESUMABLE_CHANGES, RunDirectoryError  # noqa: F401 (re-exported)
 from minirtc.training.trainer import make_trainer
 
 TIMING_KEYS = ("images_per_s", "wall_s")  # the only history fields that differ between reruns
-RESUMABLE_CHANGES = ("steps",)  # a resumed run may be extended, nothing else may change
-
-
-class RunDirectoryError(RuntimeError):
-    """The output directory holds another run, or a run that cannot be resumed."""
 
 
 class TrainingFailed(RuntimeError):
@@ -91,22 +88,7 @@ def load_dataset(config: TrainConfig):
 
 def prepare_run_dir(out: Path, config: TrainConfig, resume: bool, overwrite: bool) -> dict[str, Any] | None:
     """Check the directory against resume/overwrite; return the checkpoint to resume from."""
-    config_path = out / records.CONFIG
-    if not config_path.exists():
-        return None
-    if overwrite:
-        for name in (records.CONFIG, records.HISTORY, records.CHECKPOINT, records.SUMMARY):
-            (out / name).unlink(missing_ok=True)
-        return None
-    if not resume:
-        raise RunDirectoryError(
-            f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it"
-        )
-    saved = TrainConfig.from_file(config_path)
-    changed = config_differences(saved, config, ignore=RESUMABLE_CHANGES)
-    if changed:
-        raise RunDirectoryError(f"cannot resume {out}: the config differs in {', '.join(changed)}")
-    return records.load_checkpoint(out)
+    return rundir.prepare(out, config, resume, overwrite)
 
 
 def train(
@@ -127,15 +109,16 @@ def train(
     if compile and config.backend != "torch":
         raise ConfigError("--compile needs --backend torch")
     out = Path(out)
-    checkpoint = prepare_run_dir(out, config, resume, overwrite)
-    dataset, images = load_training_data(config)
-    trainer = make_trainer(config, images, dataset.pixel_max)
-    if compile:
-        trainer.compile()
-    eval_set = make_eval_set(images, config)
+    with lock.run_lock(out, note=checkpoints.note):
+        checkpoint = prepare_run_dir(out, config, resume, overwrite)
+        dataset, images = load_training_data(config)
+        trainer = make_trainer(config, images, dataset.pixel_max)
+        if compile:
+            trainer.compile()
+        eval_set = make_eval_set(images, config)
 
-    start = begin_run(out, config, dataset, trainer, checkpoint)
-    summary = end_run(out, _run_steps(config, out, trainer, eval_set, start, progress, on_row), dataset)
+        start = begin_run(out, config, dataset, trainer, checkpoint)
+        summary = end_run(out, _run_steps(config, out, trainer, eval_set, start, progress, on_row), dataset)
     if summary["status"] == "failed":
         raise TrainingFailed(summary["error"])
     return summary
@@ -150,8 +133,9 @@ def begin_run(out: Path, config: TrainConfig, dataset: Any, trainer: Any, checkp
     start = checkpoint["step"]
     if start > config.steps:
         raise RunDirectoryError(f"{out} is already at step {start}, past --steps {config.steps}")
-    trainer.load_state(checkpoint["trainer"])
-    records.truncate_history(out, start)
+    checkpoints.load_into(trainer, checkpoint)  # checks shapes against the config first
+    records.truncate_history(out, start, checkpoints.note)
+    (out / records.SUMMARY).unlink(missing_ok=True)  # unfinished again until this resume ends
     record_resume(out, config, start)
     return start
 
@@ -194,9 +178,13 @@ def _run_steps(config, out, trainer, eval_set, start, progress, on_row) -> dict[
     """The step loop: log rows, evaluation rows, checkpoints; stops on a NaN."""
     recorder = RunRecorder(config, out, trainer, eval_set, start, progress, on_row)
     try:
-        for step in range(start + 1, config.steps + 1):
-            trainer.step()
-            recorder.after_step(step)
+        with signals.stop_on_signals() as stop:
+            for step in range(start + 1, config.steps + 1):
+                trainer.step()
+                recorder.after_step(step)
+                if stop.requested and step % config.log_every == 0:  # term averages just written
+                    records.save_checkpoint(out, step, trainer.state())
+                    raise signals.Interrupted(signals.resume_line(stop.requested, out, step))
     except NonFiniteLoss as error:
         return recorder.failed(error)
     finally:

@@ -5,29 +5,36 @@
                        used, library versions, git commit, command line
       history.jsonl    one JSON object per line: "kind": "train" rows (terms averaged
                        over log_every steps) and "kind": "eval" rows (TC_mean, TC_sample)
-      checkpoint.pkl   the latest checkpoint (model, optimisers, RNG states, step)
+      checkpoint-<step>.json, checkpoint-<step>.safetensors
+                       the last two checkpoints: arrays and plain data, checksummed
+                       (minirtc.training.checkpoint)
       summary.json     written at the end (or on failure, with the error)
+      run.lock         while a process writes here (minirtc.training.lock)
 
 Every file except history.jsonl is replaced atomically (temp file, fsync,
 rename), so a killed run never leaves a half-written checkpoint; history rows
-past the last checkpoint are dropped on resume.
+past the last checkpoint are dropped on resume.  A damaged history row is an
+error, except a torn last line (a kill during its write), which is dropped with a note.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import platform
 import subprocess
 import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-CONFIG, HISTORY, CHECKPOINT, SUMMARY = "config.json", "history.jsonl", "checkpoint.pkl", "summary.json"
-CHECKPOINT_FORMAT = 1
+CONFIG, HISTORY, SUMMARY = "config.json", "history.jsonl", "summary.json"
+CHECKPOINT_FORMAT = 2  # of minirtc.training.checkpoint; recorded in config.json
+
+
+class HistoryError(RuntimeError):
+    """A row of history.jsonl in the middle of the file is not a JSON object."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -85,23 +92,41 @@ def append_history(run_dir: Path, row: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    """All complete rows of history.jsonl (a torn last line from a kill is skipped)."""
+def read_history(run_dir: Path, note: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """All rows of history.jsonl; HistoryError names a damaged row.
+
+    Only a torn last line (a kill while it was written) is skipped, and `note` hears of it.
+    """
     path = Path(run_dir) / HISTORY
     if not path.exists():
         return []
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as error:
+        raise HistoryError(f"{path} is not UTF-8 text ({error}); restore it or delete it") from None
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
             continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+                raise ValueError("not a row with a step")
+        except ValueError as error:
+            if number == len(lines):  # no newline after it: torn by a kill
+                if note is not None:
+                    note(f"{path}: dropped the torn last line {number} (a kill while it was written)")
+                continue
+            raise HistoryError(
+                f"{path} line {number} is damaged ({error}); repair or delete that line, then rerun"
+            ) from None
+        rows.append(row)
     return rows
 
 
-def truncate_history(run_dir: Path, last_step: int) -> None:
+def truncate_history(run_dir: Path, last_step: int, note: Callable[[str], None] | None = None) -> None:
     """Keep only rows up to `last_step` (what the checkpoint has seen), atomically."""
-    rows = [row for row in read_history(run_dir) if row["step"] <= last_step]
+    rows = [row for row in read_history(run_dir, note) if row["step"] <= last_step]
     text = "".join(json.dumps(row, sort_keys=True, default=_json_default) + "\n" for row in rows)
     atomic_write_bytes(Path(run_dir) / HISTORY, text.encode())
 
@@ -110,26 +135,17 @@ def truncate_history(run_dir: Path, last_step: int) -> None:
 
 
 def save_checkpoint(run_dir: Path, step: int, trainer_state: dict[str, Any]) -> None:
-    payload = {"format": CHECKPOINT_FORMAT, "step": step, "trainer": trainer_state}
-    atomic_write_bytes(Path(run_dir) / CHECKPOINT, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+    """Write the checkpoint of `step` (see minirtc.training.checkpoint)."""
+    from minirtc.training import checkpoint
+
+    checkpoint.save(run_dir, step, trainer_state)
 
 
-def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
-    """The latest checkpoint, or None if the run has none yet."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.exists():
-        return None
-    try:
-        payload = pickle.loads(path.read_bytes())
-    except Exception as error:  # a checkpoint is written atomically, so this is real damage
-        raise RuntimeError(
-            f"checkpoint {path} is unreadable ({error}); delete it to restart the run"
-        ) from error
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise RuntimeError(
-            f"checkpoint {path} has format {payload.get('format')}, expected {CHECKPOINT_FORMAT}"
-        )
-    return payload
+def load_checkpoint(run_dir: Path, fallback: bool = True) -> dict[str, Any] | None:
+    """The newest good checkpoint {"step", "trainer", ...}, or None if the run has none yet."""
+    from minirtc.training import checkpoint
+
+    return checkpoint.load_latest(run_dir, fallback=fallback)
 
 
 # -- provenance ---------------------------------------------------------------------
@@ -168,7 +184,12 @@ def git_commit() -> str | None:
 
 
 def provenance() -> dict[str, Any]:
+    """Who wrote a run directory: minirtc and checkpoint format versions, libraries, commit, command."""
+    import minirtc
+
     return {
+        "minirtc_version": minirtc.__version__,
+        "checkpoint_format": CHECKPOINT_FORMAT,
         "versions": library_versions(),
         "git_commit": git_commit(),
         "platform": platform.platform(),

@@ -1,7 +1,8 @@
 """Re-open a finished (or interrupted) run: its config, dataset and trained model.
 
 Used by `minirtc evaluate`, the plots and the experiments.  The model is rebuilt
-by the run's own backend from config.json and loaded from checkpoint.pkl.
+by the run's own backend from config.json and loaded from its newest checkpoint,
+which is verified (checksums, shapes against the config) and never unpickled.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from minirtc.training import records
-from minirtc.training.config import TrainConfig
+from minirtc.training import checkpoint as checkpoints
+from minirtc.training import records, rundir
+from minirtc.training.config import ConfigError, TrainConfig
 from minirtc.training.loop import load_dataset
 from minirtc.training.trainer import make_trainer
 
@@ -46,10 +48,15 @@ def load_run(run_dir: str | Path, device: str | None = None) -> TrainedRun:
     path = Path(run_dir)
     if not (path / records.CONFIG).exists():
         raise FileNotFoundError(f"{path} is not a minirtc run directory (no {records.CONFIG})")
-    config = TrainConfig.from_file(path / records.CONFIG)
-    if device is not None:
-        config = TrainConfig.from_dict({**config.to_dict(), "device": device})
-    checkpoint = records.load_checkpoint(path)
+    record = rundir.read_record(path)
+    try:
+        config = TrainConfig.from_dict(record["train"])
+        if device is not None:
+            config = TrainConfig.from_dict({**config.to_dict(), "device": device})
+        config = config.checked()
+    except ConfigError as error:
+        raise ConfigError(f"{path / records.CONFIG}: {error}") from None
+    checkpoint = checkpoints.load_latest(path, fallback=False)
     if checkpoint is None:
         raise FileNotFoundError(
             f"{path} has no checkpoint yet; train it first (minirtc train --out {path} --resume)"
@@ -58,5 +65,5 @@ def load_run(run_dir: str | Path, device: str | None = None) -> TrainedRun:
     # The trainer only needs a batch of images for shapes; the model comes from the checkpoint.
     sample = dataset.images(np.arange(min(len(dataset), config.batch_size)))
     trainer = make_trainer(config, sample, dataset.pixel_max)
-    trainer.load_state(checkpoint["trainer"])
+    checkpoints.load_into(trainer, checkpoint, ignore=("order",))
     return TrainedRun(path, config, dataset, trainer, checkpoint["step"])

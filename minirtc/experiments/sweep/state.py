@@ -16,7 +16,7 @@ from typing import Any
 
 from minirtc.experiments.sweep.directory import METRICS_FILE, read_spec
 from minirtc.experiments.sweep.grid import RunSpec, SweepError, SweepSpec
-from minirtc.training import records
+from minirtc.training import checkpoint, records
 
 STATES = ("finished", "failed", "partial", "pending")
 
@@ -48,7 +48,7 @@ def run_state(run: RunSpec, run_dir: Path) -> RunState:
     evaluated = None if metrics is None else metrics.get("status")
     if summary is not None and summary.get("status") in ("finished", "failed"):
         return RunState(run, run_dir, summary["status"], summary.get("error"), evaluated)
-    state = "partial" if (run_dir / records.CHECKPOINT).exists() else "pending"
+    state = "partial" if checkpoint.exists(run_dir) else "pending"
     return RunState(run, run_dir, state, None, evaluated)
 
 

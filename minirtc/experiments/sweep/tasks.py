@@ -198,12 +198,15 @@ def train_run(config: TrainConfig, run_dir: Path, log: tuple[str, ...] = ()) -> 
     `log`: live loggers, the run named after its directory.
     """
     from minirtc.training import TrainingFailed, train
+    from minirtc.training.lock import RunLocked
     from minirtc.training.loggers import open_loggers
 
     loggers = open_loggers(log, run_dir) if log else None
     try:
         train(config, run_dir, resume=True, progress=False, on_row=loggers)
     except TrainingFailed as error:
+        return str(error)
+    except RunLocked as error:  # another process trains it: not this run's failure, nothing recorded
         return str(error)
     except Exception as error:  # record every fault of one run; the sweep goes on
         message = f"{type(error).__name__}: {error}"

@@ -33,6 +33,7 @@ setup(
         "scikit-learn>=1.1",
         "h5py>=3.6",
         "tqdm>=4.60",
+        "threadpoolctl>=3.1",  # the NumPy backend's BLAS thread count (minirtc/training/threads.py)
     ],
     extras_require={
         "torch": ["torch>=2.1,<3"],

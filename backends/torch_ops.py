@@ -13,7 +13,9 @@ import torch
 
 from minirtc.densities import LOG_2PI
 
-SLICE_ELEMENTS = 2**18  # (rows, components, latents) elements per slice of log_mixture: 1 MiB in float32
+SLICE_ELEMENTS = (
+    2**22
+)  # elements per slice of log_mixture (16 MiB float32): big enough that each op pays for its threads
 
 
 class TorchOps:
@@ -87,7 +89,9 @@ class TorchOps:
 # ---------------------------------------------------------------------------
 # The same computation as the NumPy backend's `log_mixture_packed` (its comments
 # give the derivatives): a few rows of the (M, C, D) tensor at a time, nothing of
-# that size kept for the backward pass, which rebuilds each slice.
+# that size kept for the backward pass, which rebuilds each slice.  With
+# t = (z_ik - mu_jk) exp(-logvar_jk / 2):  L = a_jk - t^2 / 2, a = -(log 2pi + logvar) / 2,
+# dL/dz_ik = -t s_jk, dL/dmu_jk = t s_jk, dL/dlogvar_jk = (t^2 - 1) / 2, s = exp(-logvar / 2).
 
 
 def _row_slices(M: int, C: int, D: int) -> list[slice]:
@@ -95,29 +99,33 @@ def _row_slices(M: int, C: int, D: int) -> list[slice]:
     return [slice(start, min(start + rows, M)) for start in range(0, M, rows)]
 
 
-def _log_normal_slice(z_rows, mu, logvar, inv_var):
-    """d (c, C, D) = z_ik - mu_jk and L (c, C, D) = log N(z_ik; mu_jk, exp(logvar_jk))."""
-    d = z_rows[:, None, :] - mu[None, :, :]
-    return d, -0.5 * (LOG_2PI + logvar + d * d * inv_var)
+def _standardised(z_rows, mu, s):
+    """t (c, C, D) = (z_ik - mu_jk) s_jk."""
+    return (z_rows[:, None, :] - mu[None, :, :]) * s
 
 
 class LogMixture(torch.autograd.Function):
     """(log q(z_i) (M,), log q(z_ik) (M, D)) from z (M, D), mu and logvar (C, D), log_weights (M, C).
 
-    Written without in-place writes so that torch.vmap (the many-seeds trainer) can batch it.
+    Written so that torch.vmap (the many-seeds trainer) can batch it; in-place
+    updates touch only tensors made inside the slice.
     """
 
     generate_vmap_rule = True
 
     @staticmethod
     def forward(z, mu, logvar, log_weights):
-        inv_var = torch.exp(-logvar)  # (C, D)
+        D = z.shape[1]
+        s = torch.exp(-0.5 * logvar)  # (C, D)
+        a = -0.5 * (LOG_2PI + logvar)  # (C, D)
         log_qz, log_qz_marginals = [], []
-        for rows in _row_slices(z.shape[0], mu.shape[0], z.shape[1]):
-            _, L = _log_normal_slice(z[rows], mu, logvar, inv_var)  # (c, C, D)
+        for rows in _row_slices(z.shape[0], mu.shape[0], D):
+            t = _standardised(z[rows], mu, s)  # (c, C, D)
             logW = log_weights[rows]  # (c, C)
-            log_qz.append(torch.logsumexp(logW + L.sum(2), dim=1))  # (c,)
-            log_qz_marginals.append(torch.logsumexp(logW[:, :, None] + L, dim=1))  # (c, D)
+            terms = torch.addcmul(a + logW[:, :, None], t, t, value=-0.5)  # (c, C, D): logW_ij + L_ijk
+            joint = terms.sum(2) - (D - 1) * logW  # (c, C): logW_ij + sum_k L_ijk
+            log_qz.append(torch.logsumexp(joint, dim=1))  # (c,)
+            log_qz_marginals.append(torch.logsumexp(terms, dim=1))  # (c, D)
         return torch.cat(log_qz), torch.cat(log_qz_marginals)
 
     @staticmethod
@@ -127,16 +135,23 @@ class LogMixture(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_qz, g_marginals):  # cotangents (M,) and (M, D)
         z, mu, logvar, log_weights, log_qz, log_qz_marginals = ctx.saved_tensors
-        inv_var = torch.exp(-logvar)  # (C, D)
-        grad_z, grad_mu, grad_logvar = [], 0.0, 0.0
-        for rows in _row_slices(z.shape[0], mu.shape[0], z.shape[1]):
-            d, L = _log_normal_slice(z[rows], mu, logvar, inv_var)  # (c, C, D)
+        D = z.shape[1]
+        s = torch.exp(-0.5 * logvar)  # (C, D)
+        a = -0.5 * (LOG_2PI + logvar)  # (C, D)
+        grad_z, grad_mu, sum_At2, sum_A = [], 0.0, 0.0, 0.0
+        for rows in _row_slices(z.shape[0], mu.shape[0], D):
+            t = _standardised(z[rows], mu, s)  # (c, C, D)
             logW = log_weights[rows]  # (c, C)
-            joint_weight = torch.exp(logW + L.sum(2) - log_qz[rows, None])  # (c, C) softmax over j
-            marginal_weight = torch.exp(logW[:, :, None] + L - log_qz_marginals[rows, None, :])  # (c, C, D)
-            A = g_marginals[rows, None, :] * marginal_weight + (g_qz[rows, None] * joint_weight)[:, :, None]
-            B = A * d * inv_var  # (c, C, D)
+            terms = torch.addcmul(a + logW[:, :, None], t, t, value=-0.5)  # (c, C, D)
+            joint = terms.sum(2) - (D - 1) * logW  # (c, C)
+            joint_weight = torch.exp(joint - log_qz[rows, None])  # (c, C): softmax over j
+            # A = dOut/dL: the marginals' softmax weights times their cotangent, plus the joint's
+            A = torch.exp(terms.sub_(log_qz_marginals[rows, None, :]))  # (c, C, D) softmax over j
+            A = A.mul_(g_marginals[rows, None, :]).add_((g_qz[rows, None] * joint_weight)[:, :, None])
+            At = A * t  # (c, C, D)
+            sum_At2 = sum_At2 + (At * t).sum(0)  # (C, D)
+            sum_A = sum_A + A.sum(0)  # (C, D)
+            B = At.mul_(s)  # (c, C, D): A t s
             grad_z.append(-B.sum(1))
             grad_mu = grad_mu + B.sum(0)
-            grad_logvar = grad_logvar + 0.5 * (B * d - A).sum(0)
-        return torch.cat(grad_z), grad_mu, grad_logvar, None
+        return torch.cat(grad_z), grad_mu, 0.5 * (sum_At2 - sum_A), None

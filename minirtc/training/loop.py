@@ -26,6 +26,7 @@ from minirtc import backends, data
 from minirtc.errors import NonFiniteLoss
 from minirtc.training import records
 from minirtc.training.config import ConfigError, TrainConfig, config_differences
+from minirtc.training.threads import training_threads
 
 TIMING_KEYS = ("images_per_s", "wall_s")  # the only history fields that differ between reruns
 RESUMABLE_CHANGES = ("steps",)  # a resumed run may be extended, nothing else may change
@@ -135,7 +136,8 @@ def train(
     eval_set = make_eval_set(images, config)
 
     start = begin_run(out, config, dataset, trainer, checkpoint)
-    summary = end_run(out, _run_steps(config, out, trainer, eval_set, start, progress, on_row), dataset)
+    with training_threads(config.backend):  # one BLAS thread for the NumPy backend (threads.py)
+        summary = end_run(out, _run_steps(config, out, trainer, eval_set, start, progress, on_row), dataset)
     if summary["status"] == "failed":
         raise TrainingFailed(summary["error"])
     return summary

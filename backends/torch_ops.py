@@ -122,8 +122,9 @@ class LogMixture(torch.autograd.Function):
         for rows in _row_slices(z.shape[0], mu.shape[0], D):
             t = _standardised(z[rows], mu, s)  # (c, C, D)
             logW = log_weights[rows]  # (c, C)
-            terms = torch.addcmul(a + logW[:, :, None], t, t, value=-0.5)  # (c, C, D): logW_ij + L_ijk
-            joint = terms.sum(2) - (D - 1) * logW  # (c, C): logW_ij + sum_k L_ijk
+            L = torch.addcmul(a, t, t, value=-0.5)  # (c, C, D)
+            joint = logW + L.sum(2)  # (c, C): logW_ij + sum_k L_ijk
+            terms = L.add_(logW[:, :, None])  # (c, C, D): logW_ij + L_ijk
             log_qz.append(torch.logsumexp(joint, dim=1))  # (c,)
             log_qz_marginals.append(torch.logsumexp(terms, dim=1))  # (c, D)
         return torch.cat(log_qz), torch.cat(log_qz_marginals)
@@ -142,8 +143,9 @@ class LogMixture(torch.autograd.Function):
         for rows in _row_slices(z.shape[0], mu.shape[0], D):
             t = _standardised(z[rows], mu, s)  # (c, C, D)
             logW = log_weights[rows]  # (c, C)
-            terms = torch.addcmul(a + logW[:, :, None], t, t, value=-0.5)  # (c, C, D)
-            joint = terms.sum(2) - (D - 1) * logW  # (c, C)
+            L = torch.addcmul(a, t, t, value=-0.5)  # (c, C, D)
+            joint = logW + L.sum(2)  # (c, C)
+            terms = L.add_(logW[:, :, None])  # (c, C, D)
             joint_weight = torch.exp(joint - log_qz[rows, None])  # (c, C): softmax over j
             # A = dOut/dL: the marginals' softmax weights times their cotangent, plus the joint's
             A = torch.exp(terms.sub_(log_qz_marginals[rows, None, :]))  # (c, C, D) softmax over j

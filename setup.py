@@ -50,6 +50,7 @@ setup(
         "h5py>=3.6",
         "tqdm>=4.60",
         "safetensors>=0.4",  # checkpoints: arrays without pickle
+        "threadpoolctl>=3.1",  # the NumPy backend's BLAS thread count (minirtc/training/threads.py)
     ],
     extras_require={
         "torch": ["torch>=2.1,<3"],

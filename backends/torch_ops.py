@@ -11,6 +11,12 @@ from typing import Any
 import numpy as onp
 import torch
 
+from minirtc.densities import LOG_2PI
+
+SLICE_ELEMENTS = (
+    2**22
+)  # elements per slice of log_mixture (16 MiB float32): big enough that each op pays for its threads
+
 
 class TorchOps:
     """Array operations for torch tensors on any device (see `minirtc.ops.Ops`)."""
@@ -69,5 +75,85 @@ class TorchOps:
         u = torch.rand(shape, generator=rng, device=rng.device)
         return torch.argsort(u, dim=0).to(like.device)
 
+    def log_mixture(self, z, mu, logvar, log_weights):
+        """log q(z_i) (M,) and log q(z_ik) (M, D) of the weighted mixture (see `minirtc.ops.Ops`)."""
+        log_weights = self.asarray(log_weights, like=z)
+        return LogMixture.apply(z, mu, logvar, log_weights)
+
     def diagonal(self, x):
         return torch.diagonal(x, dim1=-2, dim2=-1)
+
+
+# ---------------------------------------------------------------------------
+# The Gaussian mixture log densities, slice by slice, with a hand-written gradient
+# ---------------------------------------------------------------------------
+# The same computation as the NumPy backend's `log_mixture_packed` (its comments
+# give the derivatives): a few rows of the (M, C, D) tensor at a time, nothing of
+# that size kept for the backward pass, which rebuilds each slice.  With
+# t = (z_ik - mu_jk) exp(-logvar_jk / 2):  L = a_jk - t^2 / 2, a = -(log 2pi + logvar) / 2,
+# dL/dz_ik = -t s_jk, dL/dmu_jk = t s_jk, dL/dlogvar_jk = (t^2 - 1) / 2, s = exp(-logvar / 2).
+
+
+def _row_slices(M: int, C: int, D: int) -> list[slice]:
+    rows = max(1, SLICE_ELEMENTS // max(1, C * D))
+    return [slice(start, min(start + rows, M)) for start in range(0, M, rows)]
+
+
+def _standardised(z_rows, mu, s):
+    """t (c, C, D) = (z_ik - mu_jk) s_jk."""
+    return (z_rows[:, None, :] - mu[None, :, :]) * s
+
+
+class LogMixture(torch.autograd.Function):
+    """(log q(z_i) (M,), log q(z_ik) (M, D)) from z (M, D), mu and logvar (C, D), log_weights (M, C).
+
+    Written so that torch.vmap (the many-seeds trainer) can batch it; in-place
+    updates touch only tensors made inside the slice.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(z, mu, logvar, log_weights):
+        D = z.shape[1]
+        s = torch.exp(-0.5 * logvar)  # (C, D)
+        a = -0.5 * (LOG_2PI + logvar)  # (C, D)
+        log_qz, log_qz_marginals = [], []
+        for rows in _row_slices(z.shape[0], mu.shape[0], D):
+            t = _standardised(z[rows], mu, s)  # (c, C, D)
+            logW = log_weights[rows]  # (c, C)
+            L = torch.addcmul(a, t, t, value=-0.5)  # (c, C, D)
+            joint = logW + L.sum(2)  # (c, C): logW_ij + sum_k L_ijk
+            terms = L.add_(logW[:, :, None])  # (c, C, D): logW_ij + L_ijk
+            log_qz.append(torch.logsumexp(joint, dim=1))  # (c,)
+            log_qz_marginals.append(torch.logsumexp(terms, dim=1))  # (c, D)
+        return torch.cat(log_qz), torch.cat(log_qz_marginals)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs, *output)
+
+    @staticmethod
+    def backward(ctx, g_qz, g_marginals):  # cotangents (M,) and (M, D)
+        z, mu, logvar, log_weights, log_qz, log_qz_marginals = ctx.saved_tensors
+        D = z.shape[1]
+        s = torch.exp(-0.5 * logvar)  # (C, D)
+        a = -0.5 * (LOG_2PI + logvar)  # (C, D)
+        grad_z, grad_mu, sum_At2, sum_A = [], 0.0, 0.0, 0.0
+        for rows in _row_slices(z.shape[0], mu.shape[0], D):
+            t = _standardised(z[rows], mu, s)  # (c, C, D)
+            logW = log_weights[rows]  # (c, C)
+            L = torch.addcmul(a, t, t, value=-0.5)  # (c, C, D)
+            joint = logW + L.sum(2)  # (c, C)
+            terms = L.add_(logW[:, :, None])  # (c, C, D)
+            joint_weight = torch.exp(joint - log_qz[rows, None])  # (c, C): softmax over j
+            # A = dOut/dL: the marginals' softmax weights times their cotangent, plus the joint's
+            A = torch.exp(terms.sub_(log_qz_marginals[rows, None, :]))  # (c, C, D) softmax over j
+            A = A.mul_(g_marginals[rows, None, :]).add_((g_qz[rows, None] * joint_weight)[:, :, None])
+            At = A * t  # (c, C, D)
+            sum_At2 = sum_At2 + (At * t).sum(0)  # (C, D)
+            sum_A = sum_A + A.sum(0)  # (C, D)
+            B = At.mul_(s)  # (c, C, D): A t s
+            grad_z.append(-B.sum(1))
+            grad_mu = grad_mu + B.sum(0)
+        return torch.cat(grad_z), grad_mu, 0.5 * (sum_At2 - sum_A), None

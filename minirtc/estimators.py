@@ -14,6 +14,11 @@ and mixes the components with a log-weight matrix logW (M, M):
     log q(z_i)   ~= logsumexp_j ( logW[i, j] + sum_k L[i, j, k] )
     log q(z_ik)  ~= logsumexp_j ( logW[i, j] + L[i, j, k] )
 
+Both are the backend's `ops.log_mixture(z, mu, logvar, logW)`, which never holds
+all of L: it walks the rows i a cache-sized slice at a time and rebuilds each
+slice in the backward pass, so the cost is M^2 D exponentials and the memory
+O(M D) beyond one slice (docs/estimators.md).
+
 The estimators (MWS, MSS0, MSS1, MWS without constants) differ ONLY in logW,
 built by `log_weight_matrix`.  They estimate the TC of the finite mixture above,
 not of a population Gaussian: `exact_log_qz` gives that mixture's exact value by
@@ -137,12 +142,9 @@ def decompose(
     ops = ops_for(z)
 
     def mixture_rows(start: int, stop: int) -> MixtureLogDensity:
-        # (c, M, D): [i, j, k] = log N(z_ik; mu_jk, sigma_jk^2)
-        L = log_normal(z[start:stop, None, :], mu[None, :, :], logvar[None, :, :])
-        logW_rows = ops.asarray(log_weight_rows(method, M, N, start, stop), like=z)  # (c, M)
-        log_qz = ops.logsumexp(logW_rows + ops.sum(L, axis=2), axis=1)  # (c,)
-        log_qz_marginals = ops.logsumexp(logW_rows[:, :, None] + L, axis=1)  # (c, D)
-        return MixtureLogDensity(log_qz, log_qz_marginals)
+        # logsumexp_j over logW_rows[i, j] + L[i, j, k], L[i, j, k] = log N(z_ik; mu_jk, sigma_jk^2)
+        logW_rows = log_weight_rows(method, M, N, start, stop)  # (c, M)
+        return MixtureLogDensity(*ops.log_mixture(z[start:stop], mu, logvar, logW_rows))  # (c,), (c, D)
 
     log_qz, log_qz_marginals = _over_chunks(mixture_rows, M, chunk_size, ops)
     log_q_zx = ops.sum(log_normal(z, mu, logvar), axis=1)  # (M,)
@@ -173,9 +175,11 @@ def exact_log_qz(
     ops = ops_for(z)
 
     def mixture_over(start: int, stop: int) -> MixtureLogDensity:
-        # (M, c, D): [i, n, k] = log N(z_ik; mu_nk, sigma_nk^2)
-        L = log_normal(z[:, None, :], dataset_mu[None, start:stop], dataset_logvar[None, start:stop])
-        return MixtureLogDensity(ops.logsumexp(ops.sum(L, axis=2), axis=1), ops.logsumexp(L, axis=1))
+        # every weight 1 over posteriors start..stop-1: [i, n, k] = log N(z_ik; mu_nk, sigma_nk^2)
+        no_weights = onp.zeros((z.shape[0], stop - start))  # (M, c)
+        return MixtureLogDensity(
+            *ops.log_mixture(z, dataset_mu[start:stop], dataset_logvar[start:stop], no_weights)
+        )
 
     step = N if chunk_size is None else _check_chunk_size(chunk_size)
     log_qz, log_qz_marginals = mixture_over(0, min(step, N))

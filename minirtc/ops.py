@@ -67,6 +67,15 @@ class Ops(Protocol):
     def diagonal(self, x: Array) -> Array:
         """The diagonal of a square matrix."""
 
+    def log_mixture(self, z: Array, mu: Array, logvar: Array, log_weights: Any) -> tuple[Array, Array]:
+        """log q(z_i) (M,) and log q(z_ik) (M, D) of a weighted diagonal-Gaussian mixture.
+
+        z (M, D); components mu, logvar (C, D); log_weights (M, C) NumPy, a constant.
+        log q(z_i) = logsumexp_j (log_weights[i, j] + sum_k L[i, j, k]) and
+        log q(z_ik) = logsumexp_j (log_weights[i, j] + L[i, j, k]), with
+        L[i, j, k] = log N(z_ik; mu_jk, exp(logvar_jk)); differentiable in z, mu, logvar.
+        """
+
 
 # Array type (by the top-level module that defines it) -> the backend's Ops class.
 _OPS_CLASSES = {

@@ -28,6 +28,7 @@ from minirtc.training import checkpoint as checkpoints
 from minirtc.training import lock, records, rundir, signals
 from minirtc.training.config import TrainConfig
 from minirtc.training.rundir import RESUMABLE_CHANGES, RunDirectoryError  # noqa: F401 (re-exported)
+from minirtc.training.threads import training_threads
 from minirtc.training.trainer import make_trainer
 
 TIMING_KEYS = ("images_per_s", "wall_s")  # the only history fields that differ between reruns
@@ -118,7 +119,10 @@ def train(
         eval_set = make_eval_set(images, config)
 
         start = begin_run(out, config, dataset, trainer, checkpoint)
-        summary = end_run(out, _run_steps(config, out, trainer, eval_set, start, progress, on_row), dataset)
+        with training_threads(config.backend):  # one BLAS thread for the NumPy backend (threads.py)
+            summary = end_run(
+                out, _run_steps(config, out, trainer, eval_set, start, progress, on_row), dataset
+            )
     if summary["status"] == "failed":
         raise TrainingFailed(summary["error"])
     return summary

@@ -1,0 +1,103 @@
+"""`ops.log_mixture`, the sliced mixture log densities behind every minibatch estimator.
+
+Slicing must not change a number: one row per slice and one slice for everything give the
+same values and gradients (NumPy through autograd, and torch), and both equal the mixture
+written out with an explicit (M, C, D) tensor.  The BLAS thread choice of NumPy-backend
+training is checked here too.
+"""
+
+from __future__ import annotations
+
+import autograd
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from threadpoolctl import threadpool_info
+
+from minirtc.backends import numpy_ops
+from minirtc.ops import ops_by_name
+from minirtc.training import threads
+
+M, C, D = 7, 5, 3
+
+
+def inputs(seed: int = 0):
+    r = np.random.default_rng(seed)
+    z, mu = r.normal(size=(M, D)), r.normal(size=(C, D))
+    logvar = r.uniform(-3.0, 1.0, size=(C, D))
+    log_weights = np.log(r.uniform(0.1, 1.0, size=(M, C)))
+    log_weights[0, 1] = -np.inf  # a zero weight, as MSS has when N = M - 1
+    return z, mu, logvar, log_weights
+
+
+def explicit(z, mu, logvar, log_weights):
+    """The mixture with L (M, C, D) built whole, by SciPy's logsumexp."""
+    L = -0.5 * (np.log(2 * np.pi) + logvar[None] + (z[:, None, :] - mu[None]) ** 2 * np.exp(-logvar[None]))
+    return (
+        logsumexp(log_weights + L.sum(2), axis=1),
+        logsumexp(log_weights[:, :, None] + L, axis=1),
+    )
+
+
+def numpy_values_and_grads(z, mu, logvar, log_weights):
+    ops = ops_by_name("numpy")
+
+    def total(z, mu, logvar):
+        log_qz, marginals = ops.log_mixture(z, mu, logvar, log_weights)
+        return np.sum(np.arange(1, M + 1) * log_qz) + np.sum(
+            np.cos(np.arange(M * D)).reshape(M, D) * marginals
+        )
+
+    values = ops.log_mixture(z, mu, logvar, log_weights)
+    return values, autograd.grad(total, (0, 1, 2))(z, mu, logvar)
+
+
+@pytest.mark.parametrize("slice_elements", [1, 2 * C * D, 10**9])
+def test_numpy_slices_change_nothing(monkeypatch, slice_elements: int) -> None:
+    z, mu, logvar, log_weights = inputs()
+    reference_values, reference_grads = numpy_values_and_grads(z, mu, logvar, log_weights)
+    monkeypatch.setattr(numpy_ops, "SLICE_ELEMENTS", slice_elements)
+    values, grads = numpy_values_and_grads(z, mu, logvar, log_weights)
+    for a, b in zip((*values, *grads), (*reference_values, *reference_grads)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for a, b in zip(values, explicit(z, mu, logvar, log_weights)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("slice_elements", [1, 2 * C * D, 10**9])
+def test_torch_slices_equal_numpy(monkeypatch, slice_elements: int) -> None:
+    torch = pytest.importorskip("torch")
+    from minirtc.backends import torch_ops
+
+    z, mu, logvar, log_weights = inputs(1)
+    (log_qz, marginals), grads = numpy_values_and_grads(z, mu, logvar, log_weights)
+    monkeypatch.setattr(torch_ops, "SLICE_ELEMENTS", slice_elements)
+    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (z, mu, logvar)]
+    t_qz, t_marginals = ops_by_name("torch").log_mixture(*tensors, log_weights)
+    weights_qz = torch.arange(1, M + 1, dtype=torch.float64)
+    weights_marginals = torch.cos(torch.arange(M * D, dtype=torch.float64)).reshape(M, D)
+    total = (weights_qz * t_qz).sum() + (weights_marginals * t_marginals).sum()
+    t_grads = torch.autograd.grad(total, tensors)
+    np.testing.assert_allclose(t_qz.detach().numpy(), log_qz, rtol=1e-12)
+    np.testing.assert_allclose(t_marginals.detach().numpy(), marginals, rtol=1e-12)
+    for a, b in zip(t_grads, grads):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-10, atol=1e-12)
+
+
+def blas_threads() -> list[int]:
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_numpy_training_uses_one_blas_thread_unless_the_user_sets_a_count(monkeypatch) -> None:
+    for name in threads.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    before = blas_threads()
+    with threads.training_threads("numpy"):
+        assert all(n == threads.CLASSROOM_BLAS_THREADS for n in blas_threads())
+    assert blas_threads() == before
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    with threads.training_threads("numpy"):
+        assert blas_threads() == before
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    with threads.training_threads("torch"):
+        assert blas_threads() == before

@@ -106,8 +106,8 @@ def test_resume_skips_finished_members_levels_partial_ones_and_records_a_nan(tmp
         train(half, sweep / name[seed], progress=False)
         (sweep / name[seed] / SUMMARY).unlink()  # as if killed after the step-20 checkpoint
     checkpoint = load_checkpoint(sweep / name[3])
-    weight = checkpoint["trainer"]["model"]["encoder.params.W0"]
-    checkpoint["trainer"]["model"]["encoder.params.W0"] = np.full_like(weight, float("nan"))
+    weight = checkpoint["trainer"]["params"]["encoder.params.W0"]  # NumPy (a trainer's state)
+    checkpoint["trainer"]["params"]["encoder.params.W0"] = np.full_like(weight, np.nan)
     save_checkpoint(sweep / name[3], checkpoint["step"], checkpoint["trainer"])
     assert [s.state for s in sweep_states(sweep, spec)] == ["finished", "partial", "pending", "partial"]
     shutil.copytree(sweep / name[3], tmp_path / "alone")  # the same member, resumed as a separate run

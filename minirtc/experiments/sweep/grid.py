@@ -15,12 +15,12 @@ from typing import Any
 
 from minirtc.errors import ConfigError
 from minirtc.experiments.sweep.profiles import PROFILES
-from minirtc.objectives import MODELS
+from minirtc.objectives import MAIN_WEIGHT, MODELS
 from minirtc.training.config import TrainConfig
 from minirtc.training.seeds import as_seeds
 
 # The TrainConfig field that each sweepable model's weight goes into (docs/theory.md#objectives).
-WEIGHT_FIELD = {"factor-vae": "gamma", "rtc-vae": "beta", "beta-tcvae": "beta", "beta-vae": "beta"}
+WEIGHT_FIELD = MAIN_WEIGHT  # the weight a sweep varies for each model (the core's table)
 
 
 class SweepError(ValueError):

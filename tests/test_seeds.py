@@ -89,9 +89,12 @@ def test_train_and_sweep_refuse_bad_seeds_with_the_same_line(text, tmp_path):
     )
     assert train.exit_code == sweep.exit_code == 2  # a usage error, no traceback
     assert train.exception is None or isinstance(train.exception, SystemExit)
-    train_line, sweep_line = (result.output.strip().splitlines()[-1] for result in (train, sweep))
-    assert train_line == sweep_line
-    assert train_line == f"Error: Invalid value for '--seeds': {parse_error(text)}"
+    # one line each, the same message, then the command's own pointer to its --help
+    train_line, sweep_line = (result.output.strip().splitlines() for result in (train, sweep))
+    assert len(train_line) == len(sweep_line) == 1
+    message = f"Error: Invalid value for '--seeds': {parse_error(text)}"
+    assert train_line[0] == f"{message} (see 'main train --help')"
+    assert sweep_line[0] == f"{message} (see 'main sweep --help')"
 
 
 def parse_error(text: str) -> str:

@@ -111,8 +111,9 @@ def test_each_model_gets_its_own_weight_field():
     spec = make_spec("laptop", "dsprites-procedural", betas=(4.0,), seeds=(3,))
     factor = spec.config(RunSpec("factor-vae", 4.0, 3))
     rtc = spec.config(RunSpec("rtc-vae", 4.0, 3))
-    assert (factor.gamma, factor.beta, factor.eta) == (4.0, None, None)
-    assert (rtc.beta, rtc.gamma, rtc.eta) == (4.0, None, 10.0)
+    f, r = factor.objective, rtc.objective
+    assert (f.gamma, f.beta, f.eta) == (4.0, None, None)
+    assert (r.beta, r.gamma, r.eta) == (4.0, None, 10.0)
     assert factor.seed == rtc.seed == 3 and factor.dataset == "dsprites-procedural"
     assert factor.extra["sweep"] == {"beta": 4.0, "weight_field": "gamma"}
     # Only the seed differs within a (model, beta) cell, so its seeds can train as one ensemble.
@@ -197,16 +198,17 @@ def test_run_state_comes_from_the_files(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    from minirtc.backends import numpy_backend
+    from minirtc.training.trainer import Trainer
 
-    original_step = numpy_backend.NumpyTrainer.step
+    original_step = Trainer.step
 
     def overflowing_step(self):  # the beta-6 run's loss overflows at step 1
         original_step(self)
-        if self.config.beta == 6.0:
-            self.params["decoder"]["b0"] = self.params["decoder"]["b0"] * np.inf
+        if self.config.objective.beta == 6.0:
+            params = self.train_state.params
+            params["decoder"]["b0"] = params["decoder"]["b0"] * np.inf
 
-    monkeypatch.setattr(numpy_backend.NumpyTrainer, "step", overflowing_step)
+    monkeypatch.setattr(Trainer, "step", overflowing_step)
     spec = tiny_spec(betas=(2.0, 6.0), seeds=(0,), steps=20)
     spec = SweepSpec.from_dict({**spec.to_dict(), "models": ["rtc-vae"]})
     sweep = tmp_path / "sweep"

@@ -57,27 +57,27 @@ CASES: dict[str, tuple[TrainConfig, tuple[int, ...] | None, bool]] = {
     "torch-mlp-rtc-vae": (
         dataclasses.replace(TINY, model="rtc-vae", backend="torch", device="cpu"),
         None,
-        True,
+        False,
     ),
     "torch-mlp-factor-vae": (
         dataclasses.replace(TINY, model="factor-vae", backend="torch", device="cpu"),
         None,
-        True,
+        False,
     ),
     "torch-conv-rtc-vae": (
         dataclasses.replace(TINY, model="rtc-vae", backend="torch", device="cpu", arch="conv"),
         None,
-        True,
+        False,
     ),
     "torch-conv-factor-vae": (
         dataclasses.replace(TINY, model="factor-vae", backend="torch", device="cpu", arch="conv"),
         None,
-        True,
+        False,
     ),
     "torch-mlp-rtc-vae-ensemble-k3": (
         dataclasses.replace(TINY, model="rtc-vae", backend="torch", device="cpu"),
         (0, 1, 2),
-        True,
+        False,
     ),
 }
 

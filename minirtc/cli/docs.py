@@ -100,6 +100,8 @@ def _help_paragraphs(text: str) -> list[str]:
 
 def _option_names(option: click.Option) -> str:
     names = [*option.opts, *option.secondary_opts]
+    if option.name == "help":  # click builds the help option's names from a set: fix their order
+        names = sorted(names, key=len)
     return " / ".join(f"`{name}`" for name in names)
 
 

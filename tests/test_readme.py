@@ -86,7 +86,7 @@ def test_every_inline_command_parses(tmp_path, command):
     argv = quick(command)
     if argv[1] in ("train", "sweep"):
         argv.append("--dry-run")
-    elif argv[1] in ("plot", "report", "data"):  # named as a step, its argument given elsewhere
+    elif argv[1] in ("plot", "report", "data", "show"):  # named as a step, its argument given elsewhere
         argv = [*argv[:3], "--help"] if argv[1] == "data" else [*argv[:2], "--help"]
     done = subprocess.run(
         [sys.executable, "-m", "minirtc", *argv[1:]],

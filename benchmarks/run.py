@@ -1,4 +1,4 @@
-"""The benchmark suite (issue 8): one JSON and a printed table of how fast minirtc is here.
+"""The benchmark suite: one JSON and a printed table of how fast minirtc is here.
 
     python benchmarks/run.py [--device cpu|cuda] [--quick] [--out FILE.json]
                              [--sections train,overhead,ensemble,decompose,metrics,data]
@@ -407,7 +407,7 @@ def data_section(quick: bool) -> dict[str, Any]:
 def headline(results: dict[str, Any]) -> list[str]:
     """The numbers the issue asks for, one line each, and its targets."""
     lines = [
-        "targets (issue 8): rtc-vae conv M=64 >= 500 steps/s on one H100; "
+        "targets: rtc-vae conv M=64 >= 500 steps/s on one H100; "
         "on CPU a step within 1.5x of its bare forward+backward (step/bare <= 1.5)"
     ]
     for row in results.get("train", []):

@@ -15,9 +15,9 @@ segment reloads the data: a few seconds each), MIG, active units,
 KL per latent.  The last row of a run carries minutes-to-MIG 0.1 and 0.2
 (None when not reached).
 
-`--factor-ranges '{"posX": [0, 32], ...}'` trains and scores on a sub-grid of the
-dataset (`minirtc.data.load(..., factor_ranges=...)`): TrainConfig has no field
-for it, so this script substitutes the run's dataset loader for that run.
+`--factor-ranges '{"shape": [0, 1], ...}'` trains and scores on a sub-grid of the
+dataset: it is the run's `factor_ranges` setting (docs/data.md), the same as
+`minirtc train --factor-ranges shape=0:1,...`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from minirtc import data
 from minirtc.metrics import evaluate_representation
 from minirtc.training import loop, restore, train
 from minirtc.training.config import TrainConfig
@@ -52,23 +51,6 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             settings[key] = value
     return settings
-
-
-def use_factor_ranges(ranges: dict[str, list[int]] | None) -> None:
-    """Make the training loop (and run restoring) load the sub-grid `ranges` of each run's dataset."""
-    if not ranges:
-        return
-
-    def load_dataset(config: TrainConfig):
-        full = data.load(
-            config.dataset, config.data_dir, factor_ranges={k: tuple(v) for k, v in ranges.items()}
-        )
-        if config.subset and config.subset < len(full):
-            return data.Subset(full, config.subset, config.seed)
-        return full
-
-    loop.load_dataset = load_dataset
-    restore.load_dataset = load_dataset
 
 
 def latent_summary(run: restore.TrainedRun, seed: int) -> dict[str, Any]:
@@ -100,7 +82,8 @@ def minutes_to(rows: list[dict[str, Any]], target: float) -> float | None:
 
 def run_benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
     settings = parse_settings(args.set)
-    use_factor_ranges(args.factor_ranges)
+    if args.factor_ranges:
+        settings["factor_ranges"] = args.factor_ranges
     every = args.eval_every
     base = TrainConfig.from_dict(
         {
@@ -125,12 +108,11 @@ def run_benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
         cpu_minutes += (time.process_time() - cpu0) / 60
         scored = score(out)
         images_per_step = base.batch_size * (
-            2 if config.objective().resolved().tc_estimator == "discriminator" else 1
+            2 if config.objective.resolved().tc_estimator == "discriminator" else 1
         )
         row = {
             "name": args.name or out.name,
             "settings": settings,
-            "factor_ranges": args.factor_ranges,
             "threads": args.threads,
             "steps": steps,
             "images": steps * images_per_step,

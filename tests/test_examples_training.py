@@ -1,8 +1,8 @@
-"""Examples 04, 06, 07 (the ones that train) run with --quick, never import torch, and teach their claim.
+"""Examples 04, 06, 07, 08 (the ones that train) run with --quick, never import torch, and teach their claim.
 
 Each example runs in its own subprocess in which every `import torch...` is recorded and
 made to fail, so an example that pulls torch in (itself or through the library, even
-inside a try/except) fails here.  The three start together (a module fixture: they
+inside a try/except) fails here.  They start together (a module fixture: they
 share the two cores instead of queueing); each test then re-checks the claim on the
 numbers the example wrote to `<out>/<name>.json`, not only its own verdict.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-NAMES = ("04_vae_step_by_step", "06_rtc_vs_factor_vae", "07_scoring_with_metrics")
+NAMES = ("04_vae_step_by_step", "06_rtc_vs_factor_vae", "07_scoring_with_metrics", "08_lecture_positions")
 TIMEOUT_S = 600  # generous: the limit is for a hung example, not a speed check
 
 # Runs argv[1] as __main__ with its remaining arguments; writes every attempted torch import
@@ -147,3 +147,18 @@ def test_07_rejects_a_directory_that_is_not_a_run(runs):
     assert "not a minirtc run directory" in run["output"]
     assert not (run["out"] / "07_scoring_with_metrics.json").exists()
     assert json.loads((run["out"] / "torch_imports.json").read_text()) == []
+
+
+def test_08_the_lecture_profile_trains_on_positions_only(runs):
+    from minirtc.training import TrainConfig
+    from minirtc.training.profiles import profile_config
+
+    numbers, out = finished_run(runs, "08_lecture_positions")
+    saved = TrainConfig.from_file(out / "08_lecture_run" / "config.json")
+    lecture = profile_config("lecture")
+    assert saved.to_dict() == {**lecture.to_dict(), "seed": 0, "steps": 300}  # the profile, shortened
+    dataset = json.loads((out / "08_lecture_run" / "config.json").read_text())["dataset"]
+    assert dataset["factor_sizes"] == [1, 1, 1, 1, 32, 32] and dataset["num_items"] == 1024  # positions only
+    assert numbers["steps"] == 300 and len(numbers["kl_per_latent"]) == lecture.latent_dim
+    assert 0.0 <= numbers["mig"] <= 1.0 and 0 <= numbers["active"] <= lecture.latent_dim
+    assert_png(out / "08_lecture_positions.png")

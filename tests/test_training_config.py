@@ -12,7 +12,8 @@ from minirtc.cli import main
 from minirtc.errors import ConfigError
 from minirtc.objectives import ObjectiveConfig
 from minirtc.training import config as config_module
-from minirtc.training.config import PROFILES, TrainConfig, profile_config
+from minirtc.training.config import TrainConfig, config_differences
+from minirtc.training.profiles import PROFILES, profile_config
 
 
 def test_the_objective_is_held_whole_and_round_trips():
@@ -77,3 +78,31 @@ def test_one_table_of_profiles():
     assert set(PROFILES) >= {"classroom", "laptop", "paper"}
     for name in PROFILES:
         assert profile_config(name).checked() is not None
+    with pytest.raises(ConfigError, match="unknown profile 'cluster'"):
+        profile_config("cluster")
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_train_and_sweep_start_a_profile_from_the_same_settings(name):
+    from minirtc.experiments.sweep import RunSpec, make_spec
+    from minirtc.experiments.sweep.grid import WEIGHT_FIELD
+
+    profile = PROFILES[name]
+    spec = make_spec(name, profile.datasets[0])
+    for model in profile.models:
+        swept = spec.config(RunSpec(model, profile.betas[0], profile.seeds[0]))
+        trained = profile_config(name, model)
+        ignore = (WEIGHT_FIELD[model], "seed", "dataset", "extra")
+        assert config_differences(swept, trained, ignore=ignore) == [], (name, model)
+        assert trained.model == model
+
+
+def test_a_profiles_model_settings_reach_train_and_flags_still_win():
+    laptop = PROFILES["laptop"]
+    assert laptop.per_model["rtc-vae"] == {"eta": 10.0}
+    assert profile_config("laptop", "rtc-vae").objective.eta == 10.0
+    assert profile_config("laptop", "factor-vae").objective.eta is None
+    from minirtc.cli.train import build_config
+
+    config = build_config("laptop", None, None, {"model": "rtc-vae", "eta": 3.0})
+    assert config.objective.eta == 3.0 and config.hidden == (256, 256)

@@ -13,8 +13,8 @@ RENDERABLE = ("dsprites", "shapes3d")  # procedural datasets that can be written
 DATA_DIR_HELP = "Where data files live  [default: $MINIRTC_DATA or ~/.cache/minirtc]"
 
 
-def _ranges(ctx, param, values):
-    """`NAME=LO:HI` options -> {NAME: (LO, HI)} (classes LO..HI-1)."""
+def parse_ranges(ctx, param, values):
+    """`NAME=LO:HI` options -> {NAME: (LO, HI)} (classes LO..HI-1); None when none was given."""
     ranges = {}
     for value in values:
         try:
@@ -40,7 +40,7 @@ range_option = click.option(
     "--range",
     "ranges",
     multiple=True,
-    callback=_ranges,
+    callback=parse_ranges,
     metavar="NAME=LO:HI",
     help="Keep classes LO..HI-1 of factor NAME (repeatable).",
 )

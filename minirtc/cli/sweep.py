@@ -39,8 +39,9 @@ def _parsed(parser):
     "--profile",
     type=click.Choice(list(PROFILES)),
     default=None,
-    help="laptop: NumPy MLP, reduced data/steps, 2 cores; paper: torch conv, paper's settings.  "
-    "[default: laptop, or the saved sweep's]",
+    help="The grid's starting settings (docs/training.md#profiles): laptop (NumPy MLP, reduced data "
+    "and steps), cpu (full dSprites, torch MLP, 2 CPU cores), paper (torch conv, the paper's settings), "
+    "classroom or lecture.  [default: laptop, or the saved sweep's]",
 )
 @click.option("--steps", type=click.IntRange(min=1), help="Override the profile's training steps.")
 @click.option("--quick", is_flag=True, help="Smoke-test scale: a tenth of the steps and metric samples.")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from minirtc.cli.data import parse_ranges
 from minirtc.errors import ConfigError
 from minirtc.objectives import ObjectiveConfig
 from minirtc.training.config import (
@@ -16,10 +17,9 @@ from minirtc.training.config import (
     BACKENDS,
     DEVICES,
     DTYPES,
-    PROFILES,
     TrainConfig,
-    profile_config,
 )
+from minirtc.training.profiles import PROFILES, profile_config
 
 DEFAULTS = TrainConfig()
 
@@ -33,6 +33,7 @@ def _default(name: str) -> str:
             "subset": "all items",
             "data_dir": "$MINIRTC_DATA or ~/.cache/minirtc",
             "chunk_size": "no chunking",
+            "factor_ranges": "the whole grid",
         }.get(name, "model's default")
     return str(value)
 
@@ -87,6 +88,13 @@ OPTIONS = [
         "Train on at most this many items, drawn with --seed; 0 = all.",
     ),
     ("--data-dir", "data_dir", click.Path(file_okay=False), "Where real data files live."),
+    (
+        "--range",
+        "factor_ranges",
+        str,
+        "Train on a sub-grid: keep classes LO..HI-1 of factor NAME (repeatable), e.g. --range shape=0:1 "
+        "--range scale=5:6 --range orientation=0:1 for dSprites' positions only (docs/data.md).",
+    ),
     ("--backend", "backend", click.Choice(list(BACKENDS)), "numpy (autograd, classroom) or torch (scale)."),
     ("--device", "device", click.Choice(DEVICES), "torch device; auto picks cuda when present."),
     ("--arch", "arch", click.Choice(ARCHS), "mlp, or conv (torch only, 64x64 images, docs/training.md)."),
@@ -109,13 +117,15 @@ OPTIONS = [
 
 def _config_options(fn):
     for flag, field, kind, help_text in reversed(OPTIONS):
-        callback = _int_list if field == "hidden" else None
+        repeated = field == "factor_ranges"  # --range NAME=LO:HI, as in `minirtc data show`
         fn = click.option(
             flag,
             field,
             type=kind,
-            default=None,
-            callback=callback,
+            default=() if repeated else None,
+            multiple=repeated,
+            metavar="NAME=LO:HI" if repeated else None,
+            callback={"hidden": _int_list, "factor_ranges": parse_ranges}.get(field),
             help=f"{help_text}  [default: {_default(field)}]",
         )(fn)
     return fn
@@ -124,8 +134,9 @@ def _config_options(fn):
 def build_config(
     profile: str, config_file: str | None, resume_dir: Path | None, given: dict[str, Any]
 ) -> TrainConfig:
-    """Profile < config file (or the resumed run's config.json) < flags given."""
-    config = profile_config(profile)
+    """Profile (with its settings for the model given) < config file (or the resumed run's
+    config.json) < flags given."""
+    config = profile_config(profile, given.get("model"))
     if config_file is not None:
         config = TrainConfig.from_file(config_file)
     elif resume_dir is not None and (resume_dir / "config.json").exists():
@@ -153,8 +164,9 @@ def build_config(
     type=click.Choice(list(PROFILES)),
     default="classroom",
     show_default=True,
-    help="Starting settings: classroom (NumPy MLP, minutes), laptop (the laptop sweep's runs) or paper "
-    "(docs/training.md: torch conv, 300k steps).",
+    help="Starting settings (docs/training.md#profiles): classroom (NumPy MLP, minutes), lecture "
+    "(dSprites' positions, one lecture long), laptop (the laptop sweep's runs), cpu (full dSprites on "
+    "2 CPU cores, torch) or paper (torch conv, 300k steps, GPUs).",
 )
 @click.option(
     "--seeds",

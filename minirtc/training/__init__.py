@@ -3,7 +3,8 @@
 step.py        train_step and draw_inputs: the algorithm of one step, written once for every backend
 trainer.py     Trainer: one run's networks, optimiser states, random stream and data order
 batched.py     BatchedTrainer: K seeds at once, the same step mapped over stacked members
-config.py      TrainConfig (holding the core's ObjectiveConfig), saved as config.json; PROFILES
+config.py      TrainConfig (holding the core's ObjectiveConfig), saved as config.json
+profiles.py    PROFILES: named starting settings of train and sweep, one table
 seeds.py       the seed grammar (0-4,7) of train, sweep and config files
 loop.py        train(config, out): logging, evaluation, checkpoints, resume
 ensemble.py    train_seeds(config, seeds, outs): one run directory per seed

@@ -20,7 +20,7 @@ from minirtc.backends import BACKENDS
 from minirtc.errors import ConfigError
 from minirtc.objectives import MODELS, TC_ESTIMATORS, ObjectiveConfig
 
-__all__ = ["BACKENDS", "ConfigError", "PROFILES", "TrainConfig", "profile_config"]
+__all__ = ["BACKENDS", "ConfigError", "TrainConfig"]
 
 ARCHS = ("mlp", "conv")
 DEVICES = ("cpu", "cuda", "auto")
@@ -38,6 +38,8 @@ class TrainConfig:
     dataset: str = "dsprites-procedural"  # a name from minirtc.data.DATASETS
     subset: int | None = 20_000  # train on at most this many items (drawn with `seed`); None or 0 = all
     data_dir: str | None = None  # where real files live (else $MINIRTC_DATA, ~/.cache/minirtc)
+    # train (and score) on a sub-grid, factor -> [lo, hi) classes: {"shape": (0, 1)} keeps shape 0
+    factor_ranges: dict[str, tuple[int, int]] | None = None  # None = the whole grid (docs/data.md)
     # -- model and backend ----------------------------------------------------
     backend: str = "numpy"  # numpy (autograd, classroom) | torch (scale)
     device: str = "auto"  # torch only: cpu | cuda | auto
@@ -180,6 +182,10 @@ class TrainConfig:
         for name in ("hidden", "adam_betas", "disc_betas"):
             if isinstance(values.get(name), (list, tuple)):
                 values[name] = tuple(values[name])
+        if isinstance(values.get("factor_ranges"), dict):
+            values["factor_ranges"] = {
+                k: tuple(v) if isinstance(v, list) else v for k, v in values["factor_ranges"].items()
+            }
         return cls(ObjectiveConfig(**objective), **values)
 
     @classmethod
@@ -194,51 +200,6 @@ class TrainConfig:
                 f"config file {path} must hold a JSON object of settings, got {type(values).__name__}"
             )
         return cls.from_dict(values.get("train", values))
-
-
-# Named starting points for `minirtc train` and `minirtc sweep`; flags and config files
-# override them.  The dataclass defaults ARE the classroom profile: a NumPy MLP run of a
-# few minutes on a laptop.
-PROFILES: dict[str, dict[str, Any]] = {
-    "classroom": {},
-    "laptop": {  # the reduced sweep for 2 CPU cores: NumPy MLP 4096-256-256-20, discriminator 3 x 256
-        "backend": "numpy",
-        "arch": "mlp",
-        "latent_dim": 10,
-        "hidden": (256, 256),
-        "disc_hidden": 256,
-        "disc_layers": 3,
-        "batch_size": 64,
-        "steps": 1500,
-        "lr": 1e-3,
-        "disc_lr": 2e-4,
-        "subset": 20_000,
-        "log_every": 50,
-        "eval_every": 150,
-        "eval_size": 2000,
-        "checkpoint_every": 150,
-    },
-    "paper": {  # docs/training.md: Locatello et al. / Burgess et al. settings, Kim & Mnih's discriminator
-        "backend": "torch",
-        "arch": "conv",
-        "subset": None,
-        "hidden": (256, 256),
-        "lr": 1e-4,
-        "disc_hidden": 1000,
-        "disc_layers": 6,
-        "steps": 300_000,
-        "log_every": 100,
-        "eval_every": 5_000,
-        "checkpoint_every": 5_000,
-        "eval_size": 10_000,
-    },
-}
-
-
-def profile_config(name: str) -> TrainConfig:
-    """The TrainConfig of a named profile (see PROFILES)."""
-    _one_of("profile", name, tuple(PROFILES))
-    return TrainConfig(**PROFILES[name])
 
 
 def config_differences(a: TrainConfig, b: TrainConfig, ignore: tuple[str, ...] = ()) -> list[str]:
@@ -319,6 +280,22 @@ def _check_types(config: TrainConfig) -> None:
         raise wrong("bf16", "true or false")
     if not isinstance(config.extra, dict):
         raise wrong("extra", "a JSON object")
+    _check_factor_ranges(config.factor_ranges)
+
+
+def _check_factor_ranges(ranges: Any) -> None:
+    """ConfigError unless `ranges` is None or {factor name: (lo, hi)} with 0 <= lo < hi."""
+    if ranges is None:
+        return
+    example = '{"shape": [0, 1], "scale": [0, 3]}'
+    if not isinstance(ranges, dict) or not ranges:
+        raise ConfigError(f"factor_ranges must be a non-empty JSON object like {example}, got {ranges!r}")
+    for name, bounds in ranges.items():
+        pair = isinstance(bounds, tuple) and len(bounds) == 2
+        if not (pair and all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)):
+            raise ConfigError(f"factor_ranges[{name!r}] must be two integers [lo, hi], got {bounds!r}")
+        if not 0 <= bounds[0] < bounds[1]:
+            raise ConfigError(f"factor_ranges[{name!r}] must satisfy 0 <= lo < hi, got {list(bounds)}")
 
 
 def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -77,14 +77,17 @@ def load_training_data(config: TrainConfig):
 
 
 def load_dataset(config: TrainConfig):
-    """The run's dataset: at most `subset` items of it (all when subset is None or 0)."""
-    full = data.load(config.dataset, data_dir=config.data_dir)
-    subset = config.subset if config.subset and config.subset < len(full) else None
-    return (
-        full
-        if subset is None
-        else data.load(config.dataset, config.data_dir, subset=subset, seed=config.seed)
-    )
+    """The run's dataset: its sub-grid `factor_ranges` (all of it when None), then at most `subset`
+    items of that (all when subset is None or 0)."""
+    dataset = data.load(config.dataset, data_dir=config.data_dir)
+    if config.factor_ranges:
+        try:
+            dataset = data.FactorRanges(dataset, config.factor_ranges)
+        except ValueError as error:  # a factor the dataset does not have, or a range beyond its classes
+            raise ConfigError(f"factor_ranges: {error}") from None
+    if config.subset and config.subset < len(dataset):
+        dataset = data.Subset(dataset, config.subset, config.seed)
+    return dataset
 
 
 def prepare_run_dir(out: Path, config: TrainConfig, resume: bool, overwrite: bool) -> dict[str, Any] | None:

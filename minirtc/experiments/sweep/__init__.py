@@ -2,7 +2,6 @@
 
 One file per job, imports pointing down the list:
 
-    profiles.py    the named scales (laptop, paper): default grid, shared settings, metric sizes
     grid.py        the grid: SweepSpec, each point's TrainConfig, the --models/--betas/--metrics parsers
     cost.py        a sweep's size and cost: runs, steps, images, hours at a measured or assumed steps/s
     directory.py   the sweep directory: its layout, sweep.json, creating, reopening, extending
@@ -14,8 +13,10 @@ One file per job, imports pointing down the list:
     ray_tasks.py   executor: Ray tasks, one GPU each where the cluster has GPUs
     run.py         run_sweep: open the directory, plan, execute, report
 
-Seeds follow the one grammar of `minirtc.training.seeds` (`0-4,7`).  Everything a
-caller needs is importable from this package.
+Profiles (the default grid, shared settings, metric sizes) are the training's own
+table, `minirtc.training.profiles`, which `minirtc train` uses too.  Seeds follow the
+one grammar of `minirtc.training.seeds` (`0-4,7`).  Everything a caller needs is
+importable from this package.
 """
 
 from minirtc.experiments.sweep.cost import (
@@ -58,7 +59,6 @@ from minirtc.experiments.sweep.grid import (
 )
 from minirtc.experiments.sweep.local import execute_local
 from minirtc.experiments.sweep.plan import describe_plan, plan_tasks
-from minirtc.experiments.sweep.profiles import PROFILES, Profile
 from minirtc.experiments.sweep.ray_tasks import execute_ray
 from minirtc.experiments.sweep.run import EXECUTORS, SweepResult, run_sweep
 from minirtc.experiments.sweep.state import STATES, RunState, count_states, run_state, sweep_states
@@ -74,6 +74,7 @@ from minirtc.experiments.sweep.tasks import (
     train_group,
     train_run,
 )
+from minirtc.training.profiles import PROFILES, Profile
 from minirtc.training.seeds import parse_seeds
 
 __all__ = [

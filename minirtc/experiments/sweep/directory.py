@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from minirtc.experiments.sweep.grid import SweepError, SweepSpec, check_spec, make_spec
-from minirtc.experiments.sweep.profiles import PROFILES
 from minirtc.training import records
+from minirtc.training.profiles import PROFILES
 
 SWEEP_FILE, METRICS_FILE, LOCK_FILE = "sweep.json", "metrics.json", ".lock"
 SWEEP_FORMAT = 1

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minirtc.errors import ConfigError
-from minirtc.experiments.sweep.profiles import PROFILES
 from minirtc.objectives import MAIN_WEIGHT, MODELS
 from minirtc.training.config import TrainConfig
+from minirtc.training.profiles import PROFILES
 from minirtc.training.seeds import as_seeds
 
 # The TrainConfig field that each sweepable model's weight goes into (docs/theory.md#objectives).

@@ -1,0 +1,171 @@
+"""Named profiles: one table of starting settings for `minirtc train` and `minirtc sweep` alike.
+
+A profile is the training settings every run shares, the settings of one model
+only (`per_model`), and, for a sweep, its default grid and metric sizes.
+`train --profile NAME --model M` starts from `train` updated by `per_model[M]`;
+a config file and the flags given override both (docs/training.md#profiles).
+The classroom profile is the TrainConfig defaults themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from minirtc.errors import ConfigError
+from minirtc.training.config import TrainConfig
+
+__all__ = ["PROFILES", "Profile", "profile_config"]
+
+SHARED_METRICS = ["beta_vae", "factor_vae", "mig", "sap", "modularity", "unsupervised", "elbo_decomposition"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named scale: shared training settings, per-model settings, a sweep's grid and metric sizes."""
+
+    name: str
+    description: str
+    train: dict[str, Any]  # TrainConfig fields shared by every run
+    per_model: dict[str, dict[str, Any]] = field(default_factory=dict)  # fields for one model only
+    models: tuple[str, ...] = ("factor-vae", "rtc-vae")  # a sweep's default grid ...
+    betas: tuple[float, ...] = (2.0, 6.0, 10.0)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    metrics: dict[str, Any] = field(default_factory=dict)  # evaluate_representation settings
+    datasets: tuple[str, ...] = ("dsprites-procedural",)  # what `sweep --dry-run` plans without --dataset
+
+    def config(self, model: str | None = None) -> TrainConfig:
+        """The TrainConfig this profile starts `model` from (its per-model settings applied)."""
+        values = dict(self.train)
+        model = model or values.get("model") or TrainConfig().model
+        values.update(self.per_model.get(model, {}))
+        return TrainConfig(**{**values, "model": model})
+
+
+RTC_ETA = {"rtc-vae": {"eta": 10.0}}  # the paper's variance-penalty weight (its Sec. 6)
+
+PROFILES: dict[str, Profile] = {
+    "classroom": Profile(
+        name="classroom",
+        description="the TrainConfig defaults: a NumPy MLP (4096-128-10) on a 20,000-item subset of the "
+        "procedural dSprites, 2,000 steps; minutes on a laptop, without torch",
+        train={},
+        metrics=dict(metrics=SHARED_METRICS, num_train=1000, num_eval=500),
+    ),
+    "laptop": Profile(
+        name="laptop",
+        description="reduced scale for 2 CPU cores: NumPy MLP (4096-256-256-20), discriminator 3 x 256, "
+        "a 20,000-item subset, 1,500 steps at lr 1e-3, 3 seeds; metrics on 1,000/500 points, DCI left out "
+        "(its gradient-boosted trees take minutes per run on dSprites' 40-class orientation)",
+        train=dict(
+            backend="numpy",
+            arch="mlp",
+            latent_dim=10,
+            hidden=(256, 256),
+            disc_hidden=256,
+            disc_layers=3,
+            batch_size=64,
+            steps=1500,
+            lr=1e-3,
+            disc_lr=2e-4,
+            subset=20_000,
+            log_every=50,
+            eval_every=150,
+            eval_size=2000,
+            checkpoint_every=150,
+        ),
+        per_model=RTC_ETA,
+        metrics=dict(metrics=SHARED_METRICS, num_train=1000, num_eval=500),
+    ),
+    "paper": Profile(
+        name="paper",
+        description="the paper's settings (its Sec. 6; docs/training.md): torch conv VAE, discriminator "
+        "6 x 1000, full dataset, 300,000 steps, batch 64, lr 1e-4, eta 10, 10 seeds, betas 2..10; "
+        "its datasets dSprites, Shapes3D, 3D faces",
+        train=dict(
+            backend="torch",
+            arch="conv",
+            device="auto",
+            latent_dim=10,
+            hidden=(256, 256),
+            disc_hidden=1000,
+            disc_layers=6,
+            batch_size=64,
+            steps=300_000,
+            lr=1e-4,
+            subset=None,
+            log_every=100,
+            eval_every=5000,
+            eval_size=10_000,
+            checkpoint_every=5000,
+        ),
+        per_model=RTC_ETA,
+        betas=(2.0, 4.0, 6.0, 8.0, 10.0),
+        seeds=tuple(range(10)),
+        metrics=dict(metrics="all", num_train=10_000, num_eval=5000),
+        datasets=("dsprites", "shapes3d", "faces3d"),  # the paper's Sec. 6
+    ),
+}
+
+
+POSITIONS_ONLY = {"shape": (0, 1), "scale": (5, 6), "orientation": (0, 1)}  # dSprites: 32 x 32 positions
+
+PROFILES["lecture"] = Profile(
+    name="lecture",
+    description="a run started at the beginning of a lecture and shown at its end: beta-tcvae, a NumPy "
+    "MLP (4096-256-2) on the 1,024 dSprites images in which only the position varies, LECTURE_STEPS",
+    train=dict(
+        backend="numpy",
+        arch="mlp",
+        model="beta-tcvae",
+        dataset="dsprites-procedural",
+        subset=None,
+        factor_ranges=POSITIONS_ONLY,
+        latent_dim=2,
+        hidden=(256,),
+        batch_size=128,
+        steps=6000,
+        lr=2e-3,
+        log_every=100,
+        eval_every=1000,
+        eval_size=1024,
+        checkpoint_every=1000,
+    ),
+    models=("beta-tcvae",),
+    betas=(1.0, 6.0),
+    seeds=(0, 1, 2),
+    metrics=dict(metrics=["mig", "sap", "modularity"], num_train=10_000, num_eval=5000),
+)
+
+PROFILES["cpu"] = Profile(
+    name="cpu",
+    description="the full procedural dSprites on 2 CPU cores: torch MLP 4096-256-256-10, batch 256, "
+    "lr 1e-3, CPU_STEPS; every metric on 10,000 / 5,000 points",
+    train=dict(
+        backend="torch",
+        arch="mlp",
+        device="cpu",
+        dataset="dsprites-procedural",
+        subset=None,
+        latent_dim=10,
+        hidden=(256, 256),
+        disc_hidden=1000,
+        disc_layers=6,
+        batch_size=256,
+        steps=30_000,
+        lr=1e-3,
+        log_every=100,
+        eval_every=2000,
+        eval_size=10_000,
+        checkpoint_every=2000,
+    ),
+    per_model={"beta-tcvae": {"gamma": 3.0}, **RTC_ETA},
+    metrics=dict(metrics="all", num_train=10_000, num_eval=5000),
+)
+
+
+def profile_config(name: str, model: str | None = None) -> TrainConfig:
+    """The TrainConfig of profile `name` for `model` (None: the profile's or the default model)."""
+    if name not in PROFILES:
+        raise ConfigError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+    return PROFILES[name].config(model)

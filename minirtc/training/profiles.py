@@ -43,6 +43,7 @@ class Profile:
 
 
 RTC_ETA = {"rtc-vae": {"eta": 10.0}}  # the paper's variance-penalty weight (its Sec. 6)
+POSITIONS_ONLY = {"shape": (0, 1), "scale": (5, 6), "orientation": (0, 1)}  # dSprites: 32 x 32 positions
 
 PROFILES: dict[str, Profile] = {
     "classroom": Profile(
@@ -51,6 +52,33 @@ PROFILES: dict[str, Profile] = {
         "procedural dSprites, 2,000 steps; minutes on a laptop, without torch",
         train={},
         metrics=dict(metrics=SHARED_METRICS, num_train=1000, num_eval=500),
+    ),
+    "lecture": Profile(
+        name="lecture",
+        description="a run started at the beginning of a lecture and shown at its end: rtc-vae "
+        "(beta 20, eta 10) with D = 2, a NumPy MLP 4096-256-4, on the 1,024 dSprites images in which "
+        "only the position varies; 4,000 steps, under 10 minutes on one core",
+        train=dict(
+            backend="numpy",
+            arch="mlp",
+            model="rtc-vae",
+            dataset="dsprites-procedural",
+            subset=None,
+            factor_ranges=POSITIONS_ONLY,
+            latent_dim=2,
+            hidden=(256,),
+            batch_size=128,
+            steps=4000,
+            lr=2e-3,
+            log_every=100,
+            eval_every=1000,
+            eval_size=1024,
+            checkpoint_every=1000,
+        ),
+        per_model={"rtc-vae": {"beta": 20.0, "eta": 10.0}, "factor-vae": {"gamma": 20.0}},
+        models=("factor-vae", "rtc-vae"),
+        betas=(20.0,),
+        metrics=dict(metrics=["mig", "sap", "modularity"], num_train=10_000, num_eval=5000),
     ),
     "laptop": Profile(
         name="laptop",
@@ -76,6 +104,30 @@ PROFILES: dict[str, Profile] = {
         ),
         per_model=RTC_ETA,
         metrics=dict(metrics=SHARED_METRICS, num_train=1000, num_eval=500),
+    ),
+    "cpu": Profile(
+        name="cpu",
+        description="the full procedural dSprites on 2 CPU cores: torch MLP 4096-256-256-10, batch 256, "
+        "lr 1e-3, 30,000 steps (about 45 minutes); every metric on 10,000 / 5,000 points. It does not "
+        "disentangle yet: see benchmarks/results/cpu_profile_search.md",
+        train=dict(
+            backend="torch",
+            arch="mlp",
+            device="cpu",
+            dataset="dsprites-procedural",
+            subset=None,
+            latent_dim=10,
+            hidden=(256, 256),
+            batch_size=256,
+            steps=30_000,
+            lr=1e-3,
+            log_every=100,
+            eval_every=2000,
+            eval_size=10_000,
+            checkpoint_every=2000,
+        ),
+        per_model={"beta-tcvae": {"gamma": 3.0}, **RTC_ETA},
+        metrics=dict(metrics="all", num_train=10_000, num_eval=5000),
     ),
     "paper": Profile(
         name="paper",
@@ -106,62 +158,6 @@ PROFILES: dict[str, Profile] = {
         datasets=("dsprites", "shapes3d", "faces3d"),  # the paper's Sec. 6
     ),
 }
-
-
-POSITIONS_ONLY = {"shape": (0, 1), "scale": (5, 6), "orientation": (0, 1)}  # dSprites: 32 x 32 positions
-
-PROFILES["lecture"] = Profile(
-    name="lecture",
-    description="a run started at the beginning of a lecture and shown at its end: beta-tcvae, a NumPy "
-    "MLP (4096-256-2) on the 1,024 dSprites images in which only the position varies, LECTURE_STEPS",
-    train=dict(
-        backend="numpy",
-        arch="mlp",
-        model="beta-tcvae",
-        dataset="dsprites-procedural",
-        subset=None,
-        factor_ranges=POSITIONS_ONLY,
-        latent_dim=2,
-        hidden=(256,),
-        batch_size=128,
-        steps=6000,
-        lr=2e-3,
-        log_every=100,
-        eval_every=1000,
-        eval_size=1024,
-        checkpoint_every=1000,
-    ),
-    models=("beta-tcvae",),
-    betas=(1.0, 6.0),
-    seeds=(0, 1, 2),
-    metrics=dict(metrics=["mig", "sap", "modularity"], num_train=10_000, num_eval=5000),
-)
-
-PROFILES["cpu"] = Profile(
-    name="cpu",
-    description="the full procedural dSprites on 2 CPU cores: torch MLP 4096-256-256-10, batch 256, "
-    "lr 1e-3, CPU_STEPS; every metric on 10,000 / 5,000 points",
-    train=dict(
-        backend="torch",
-        arch="mlp",
-        device="cpu",
-        dataset="dsprites-procedural",
-        subset=None,
-        latent_dim=10,
-        hidden=(256, 256),
-        disc_hidden=1000,
-        disc_layers=6,
-        batch_size=256,
-        steps=30_000,
-        lr=1e-3,
-        log_every=100,
-        eval_every=2000,
-        eval_size=10_000,
-        checkpoint_every=2000,
-    ),
-    per_model={"beta-tcvae": {"gamma": 3.0}, **RTC_ETA},
-    metrics=dict(metrics="all", num_train=10_000, num_eval=5000),
-)
 
 
 def profile_config(name: str, model: str | None = None) -> TrainConfig:

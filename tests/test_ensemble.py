@@ -249,3 +249,17 @@ def test_cli_seeds(tmp_path):
         main, [*args[:2], "numpy", *args[3:], "--compile", "--out", str(tmp_path / "n")]
     )
     assert numpy_compile.exit_code != 0 and "--compile needs --backend torch" in numpy_compile.output
+
+
+def test_a_cpu_ensemble_asks_the_allocator_to_keep_freed_memory(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch_backend, "keep_freed_heap", lambda: calls.append(1) or True)
+    torch_backend.Engine()  # one run: left to the allocator's defaults
+    assert calls == []
+    torch_backend.Engine(members=3)  # K members on CPU: their gradient buffers are reused
+    assert calls == [1]
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_keep_freed_heap_sets_glibcs_thresholds():
+    assert torch_backend.keep_freed_heap() is True

@@ -114,8 +114,9 @@ def test_no_pickle_and_no_unsafe_load_in_the_product():
     for path in root.rglob("*.py"):
         text = path.read_text()
         if path.name == "convert.py" and path.parent.name == "training":
-            assert text.count("pickle.loads(") == 1
-            continue
+            # the one pickle reader: an Unpickler whose find_class admits only NumPy's array globals
+            assert "class ArraysOnlyUnpickler(pickle.Unpickler)" in text and "def find_class" in text
+            assert text.count("Unpickler(") == 2 and "ArraysOnlyUnpickler(io.BytesIO(" in text
         assert "pickle.load" not in text, path
         assert "allow_pickle=True" not in text, path
         assert "weights_only=False" not in text, path
@@ -195,11 +196,13 @@ class Payload:
         return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
 
 
-def old_pickle_run(finished, tmp_path, marker):
-    """A run directory of minirtc 0.1: the real state pickled, plus one extra key that runs code."""
-    run = copy(finished, tmp_path, "old")
+def old_pickle_run(finished, tmp_path, marker, planted=True):
+    """A run directory of minirtc 0.1: the real state pickled (plus, when planted, a key that runs code)."""
+    run = copy(finished, tmp_path, "old" if planted else "old-clean")
     latest = checkpoints.load_latest(run)
-    payload = {"format": 1, "step": latest["step"], "trainer": latest["trainer"], "note": Payload(marker)}
+    payload = {"format": 1, "step": latest["step"], "trainer": latest["trainer"]}
+    if planted:
+        payload["note"] = Payload(marker)
     (run / "checkpoint.pkl").write_bytes(pickle.dumps(payload))
     for path in run.glob("checkpoint-*"):
         path.unlink()
@@ -229,14 +232,23 @@ def test_a_planted_pickle_runs_no_code_anywhere(finished, tmp_path):
     assert {k: v for k, v in snapshot(run).items() if k != "summary.json"} == before
 
 
-def test_convert_pickle_warns_then_the_run_reads_and_resumes(finished, tmp_path):
+def test_convert_pickle_refuses_a_planted_payload_without_running_it(finished, tmp_path):
     marker = tmp_path / "marker"
     run = old_pickle_run(finished, tmp_path, marker)
     declined = CliRunner().invoke(main, ["convert-pickle", str(run)], input="n\n")
-    assert declined.exit_code == 1 and "runs any code" in declined.output and not marker.exists()
+    assert declined.exit_code == 1 and "a pickle can carry code" in declined.output and not marker.exists()
+    done = cli("convert-pickle", str(run), "--trust")
+    assert done.exit_code == 1 and "builtins.exec" in done.output and "Traceback" not in done.output
+    assert not marker.exists()  # refused before `exec` was even looked up
+    assert (run / "checkpoint.pkl").exists() and not (run / "checkpoint.pkl.converted").exists()
+
+
+def test_convert_pickle_warns_then_the_run_reads_and_resumes(finished, tmp_path):
+    run = old_pickle_run(finished, tmp_path, tmp_path / "marker", planted=False)
+    declined = CliRunner().invoke(main, ["convert-pickle", str(run)], input="n\n")
+    assert declined.exit_code == 1 and "a pickle can carry code" in declined.output
     done = cli("convert-pickle", str(run), "--trust")
     assert done.exit_code == 0, done.output
-    assert marker.exists()  # it did unpickle, as it warned
     assert (run / "checkpoint.pkl.converted").exists() and not (run / "checkpoint.pkl").exists()
     reopened, original = load_run(run), load_run(finished)
     images = original.dataset.images(np.arange(50))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 WARNING = (
-    "convert-pickle unpickles {path}. Unpickling runs any code the file's author put in it: "
-    "go on only if you made this run yourself or trust where it came from."
+    "convert-pickle reads {path}, a pickle. It builds only arrays, numbers and containers and refuses "
+    "anything else (a pickle can carry code), but convert only runs you made or trust."
 )
 
 

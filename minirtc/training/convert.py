@@ -16,6 +16,7 @@ The two Adam updates differ only in where eps enters (see backends/numpy_backend
 
 from __future__ import annotations
 
+import io
 import pickle
 from pathlib import Path
 from typing import Any
@@ -84,19 +85,40 @@ def _plain_tree(tree: Any) -> Any:
     return tree
 
 
+# The only globals a pickled tree of NumPy arrays refers to (protocols 2 to 5, NumPy 1 and 2).
+ARRAY_GLOBALS = frozenset(
+    {("numpy", "dtype"), ("numpy", "ndarray"), ("_codecs", "encode"), ("collections", "OrderedDict")}
+    | {(f"numpy.{c}.multiarray", name) for c in ("core", "_core") for name in ("_reconstruct", "scalar")}
+    | {(f"numpy.{c}.numeric", "_frombuffer") for c in ("core", "_core")}
+)
+
+
+class ArraysOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that builds only dicts, lists, numbers, strings and NumPy arrays.
+
+    Any other global (a function, a class, `exec`) is refused before it is looked up,
+    so a planted payload raises instead of running.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in ARRAY_GLOBALS:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a checkpoint never holds")
+        return super().find_class(module, name)
+
+
 def convert_pickle(run_dir: str | Path) -> Path:
     """Rewrite RUN_DIR/checkpoint.pkl (minirtc 0.1) as a safe checkpoint; returns the new record.
 
-    THIS UNPICKLES THE FILE: a pickle can run any code its author put in it.  Only call
-    it on a run directory you made yourself or whose source you trust.  The pickle is
-    kept, renamed checkpoint.pkl.converted, so nothing is lost.
+    The pickle is read by `ArraysOnlyUnpickler`, which refuses every global but the
+    few that NumPy arrays need, so a pickle carrying code is refused, not run.  The
+    pickle is kept, renamed checkpoint.pkl.converted, so nothing is lost.
     """
     run_dir = Path(run_dir)
     source = run_dir / checkpoint.PICKLE
     if not source.exists():
         raise FileNotFoundError(f"{source} does not exist: nothing to convert")
     try:
-        payload = pickle.loads(source.read_bytes())  # trusted by the caller, see the docstring
+        payload = ArraysOnlyUnpickler(io.BytesIO(source.read_bytes())).load()
     except Exception as error:  # a damaged pickle raises many kinds
         raise checkpoint.CheckpointError(f"{source} is not a readable pickle checkpoint ({error})") from None
     if not isinstance(payload, dict) or "trainer" not in payload or "step" not in payload:

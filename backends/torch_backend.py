@@ -121,8 +121,8 @@ def keep_freed_heap() -> bool:
     """Ask glibc to keep freed memory for reuse instead of handing it back to the OS.
 
     Otherwise the gradient buffers freed and reallocated every step are unmapped and mapped
-    again each time: tens of thousands of page faults a step, which cost a small MLP ensemble
-    on CPU a quarter of its speed. Process-wide; False (nothing done) where libc is not glibc.
+    again each time, and a small MLP ensemble on CPU spends much of its step in page faults.
+    Process-wide; False (nothing done) where libc is not glibc.
     """
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt

@@ -18,8 +18,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minirtc.experiments.plots import SweepData, load_sweep, make_figures
+from minirtc.experiments.plots import make_figures
 from minirtc.experiments.sweep import PROFILES, count_states
+from minirtc.experiments.sweep_data import SweepData, load_sweep
 from minirtc.training import records
 
 REPORT_FILE = "report.md"

@@ -20,6 +20,7 @@ import minirtc
 from minirtc.cli import main
 from minirtc.experiments import estimators as e1
 from minirtc.experiments import theorem1 as e2
+from minirtc.experiments import theorem1_summary as e2_summary
 from minirtc.experiments.discriminator import DiscriminatorConfig, discriminator_tc_of, train_discriminator
 from minirtc.experiments.outputs import json_safe, prepare_out_dir, read_csv, write_csv, write_json
 from minirtc.experiments.run import run_theorem1
@@ -251,8 +252,8 @@ def test_shutdown_effects_and_verdicts_by_hand():
     assert mss1["estimate_change_mean"] == pytest.approx(-1.9)
     assert mss1["reward_vs_population_mean"] == pytest.approx(-1.9)
     assert mss1["reward_vs_exact_mean"] == pytest.approx(0.0)
-    assert e2._verdict(mss1, "population") == "rewarded"
-    assert e2._verdict(mss1, "exact") == "no significant effect"
+    assert e2_summary._verdict(mss1, "population") == "rewarded"
+    assert e2_summary._verdict(mss1, "exact") == "no significant effect"
 
 
 def test_theorem1_files_summary_and_determinism(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from minirtc.experiments import estimators as e1
 from minirtc.experiments import theorem1 as e2
+from minirtc.experiments import theorem1_summary as e2_summary
 from minirtc.experiments.figures import save_figure
 from minirtc.experiments.outputs import prepare_out_dir, write_csv, write_json
 
@@ -56,7 +57,7 @@ def run_theorem1(config: e2.Theorem1Config, out: str | Path) -> Written:
 
     out = prepare_out_dir(out)
     results = e2.run_theorem1(config)
-    summary = e2.summarise(config, results)
+    summary = e2_summary.summarise(config, results)
     files = [
         write_csv(out / "theorem1_closed_form.csv", results.closed_form),
         write_csv(out / "theorem1_monte_carlo.csv", results.monte_carlo),
@@ -65,4 +66,4 @@ def run_theorem1(config: e2.Theorem1Config, out: str | Path) -> Written:
         save_figure(figs.plot_shutdown(results, config), out / "theorem1_shutdown.png"),
         write_json(out / "theorem1_summary.json", summary),
     ]
-    return Written(tuple(files), summary, e2.format_summary(summary))
+    return Written(tuple(files), summary, e2_summary.format_summary(summary))

@@ -23,7 +23,7 @@ TINY = [
     "--log-every", "2", "--eval-every", "10", "--checkpoint-every", "10", "--eval-size", "32", "--seed", "5",
     "--quiet",
 ]  # fmt: skip
-STEPS = ["--steps", "300"]
+STEPS = ["--steps", "1000"]  # long enough that no stopped run reaches the end within a stop's random delay
 
 
 def strip_timing(rows):

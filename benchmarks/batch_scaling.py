@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 
 import minirtc
-from minirtc import backends, estimators, objectives
+from minirtc import estimators, objectives
 from minirtc.densities import log_normal
 from minirtc.estimators import MixtureLogDensity, _assemble, _over_chunks, log_weight_rows
 from minirtc.ops import ops_for
 from minirtc.training.config import TrainConfig
+from minirtc.training.trainer import make_trainer
 
 MODELS = ("vae", "beta-tcvae", "rtc-vae")
 
@@ -78,7 +79,7 @@ def measure(
 ) -> dict:
     """Images/s of A and B on one trainer, rounds interleaved A, B, A, B, ..."""
     config = TrainConfig(backend=backend, model=model, batch_size=batch, subset=None, device="cpu").checked()
-    trainer = backends.get(backend).make_trainer(config, images, 1)
+    trainer = make_trainer(config, images, 1)
     per_step = batch * (2 if trainer.objective.tc_estimator == "discriminator" else 1)
     steps = max(1, images_per_round // per_step)
     seconds: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}

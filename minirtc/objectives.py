@@ -170,6 +170,15 @@ def term_weights(config: ObjectiveConfig) -> dict[str, float]:
     return weights[c.model]()
 
 
+def decomposition_in_loss(config: ObjectiveConfig) -> bool:
+    """Whether the loss itself weighs the minibatch decomposition's MI, TC or dimKL."""
+    c = config.resolved()
+    weighted = {name for name, weight in term_weights(c).items() if weight != 0}
+    if c.tc_estimator == "discriminator":
+        weighted.discard("tc")
+    return bool(weighted & {"mi", "tc", "dim_kl"})
+
+
 class Objective(NamedTuple):
     """The loss to minimise and every term by name (scalars of the input's array type)."""
 
@@ -196,6 +205,7 @@ def objective(
     dataset_size: int,
     disc_logits: Array | None = None,
     step: int = 0,
+    diagnostics: bool = True,
 ) -> Objective:
     """Assemble `config.model`'s objective from the encoder/decoder outputs.
 
@@ -204,31 +214,26 @@ def objective(
     for the minibatch estimators; `disc_logits`: the discriminator's (M, 2) logits
     on z, required when the TC comes from the discriminator; `step`: the number of
     optimiser steps taken before this one (annealed-vae's capacity follows it).
+    `diagnostics=False` leaves out the terms only logged, never in the loss (the
+    minibatch decomposition of models that do not train on it: O(M^2 D) work).
     """
     c = config.resolved()
     ops = ops_for(mu)
     log_likelihood = bernoulli_log_likelihood if c.likelihood == "bernoulli" else gaussian_log_likelihood
     recon = ops.mean(log_likelihood(x, x_logits))
     kl = ops.mean(kl_normal(mu, logvar))
-    # The minibatch decomposition is always computed: its MI and dimKL are logged
-    # for every model, and it supplies TC unless the discriminator does.
-    method = "mss1" if c.tc_estimator == "discriminator" else c.tc_estimator
-    parts = decompose(z, mu, logvar, dataset_size, method=method, chunk_size=c.chunk_size)
+    terms = {"recon": recon, "kl": kl, "elbo": recon - kl}
+    # The minibatch decomposition: in the loss of beta-tcvae (and of any model whose
+    # TC it supplies), else a diagnostic, logged for every model when asked for.
+    if diagnostics or decomposition_in_loss(c):
+        method = "mss1" if c.tc_estimator == "discriminator" else c.tc_estimator
+        parts = decompose(z, mu, logvar, dataset_size, method=method, chunk_size=c.chunk_size)
+        terms.update(mi=parts.mi, tc=parts.tc, dim_kl=parts.dim_kl)
     if c.tc_estimator == "discriminator":
         if disc_logits is None:
             raise ValueError(f"{c.model} with tc_estimator='discriminator' needs disc_logits")
-        tc = discriminator_tc(disc_logits)
-    else:
-        tc = parts.tc
-    terms = {
-        "recon": recon,
-        "kl": kl,
-        "elbo": recon - kl,
-        "mi": parts.mi,
-        "tc": tc,
-        "dim_kl": parts.dim_kl,
-        "var_penalty": variance_penalty(logvar),
-    }
+        terms["tc"] = discriminator_tc(disc_logits)
+    terms["var_penalty"] = variance_penalty(logvar)
     if c.model.startswith("dip-vae"):
         kind = c.model.rsplit("-", 1)[1]
         terms["dip_penalty"] = dip_penalty(mu, logvar, kind, c.lambda_od, c.lambda_d)

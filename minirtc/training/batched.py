@@ -31,6 +31,7 @@ from minirtc.training.step import StepInputs, TrainState, train_step, vae_loss
 from minirtc.training.trainer import Trainer
 
 HOST_OPS = ops_by_name("numpy")  # the host-side table of logged terms is plain NumPy
+Pending = tuple[int, tuple[str, ...], Any]  # (step, term names, (K, T) terms of the members)
 
 
 def make_members(configs: list[TrainConfig], images: list[np.ndarray], pixel_max: int) -> list[Trainer]:
@@ -82,9 +83,8 @@ class BatchedTrainer:
         self.batch_networks = self.engine.batch_networks
         self.step_count = first.step_count
         self.train_state = self._stacked([m.state() for m in members])
-        self.names: list[str] | None = None
-        self.pending: list[tuple[int, Any]] = []  # (step, (K, T) terms) since the last pop
-        self.popped: tuple[list[int], np.ndarray | None] | None = None  # host table (S, K, T)
+        self.pending: list[Pending] = []  # (step, names, (K, T) terms) since the last pop
+        self.popped: list[Pending] | None = None  # the same with the terms on the host
         self.exported: dict[str, Any] | None = None  # the stacked state as NumPy, for export(k)
         self.compiled = compile and self.nets.compile(self._first_pass)
 
@@ -117,6 +117,7 @@ class BatchedTrainer:
             self.objective,
             self.dataset_size,
             self.step_count,
+            diagnostics=self.config.logs_at(self.step_count + 1),  # logged-only terms where a row is due
         )
         self.step_count += 1
         self._add_terms(terms)
@@ -136,26 +137,29 @@ class BatchedTrainer:
     # -- logged terms --------------------------------------------------------------------------
 
     def _add_terms(self, terms: dict[str, Any]) -> None:
-        if self.names is None:
-            self.names = list(terms)
-        row = self.engine.stack([terms[name] for name in self.names]).T  # (K, T)
-        self.pending.append((self.step_count, row))
+        names = tuple(terms)  # more on the steps that also compute the logged-only terms
+        row = self.engine.stack([terms[name] for name in names]).T  # (K, T)
+        self.pending.append((self.step_count, names, row))
         self.popped = None
         self.exported = None
 
     def member_metrics(self, k: int) -> dict[str, float]:
         """Member k's term means since the last log row; raises NonFiniteLoss like a single run."""
         if self.popped is None:
-            steps = [step for step, _ in self.pending]
-            table = None
-            if self.pending:  # (S, K, T), moved to the host in one transfer
-                table = np.asarray(self.nets.to_numpy(self.engine.stack([r for _, r in self.pending])), float)
-            self.popped, self.pending = (steps, table), []
-        steps, table = self.popped
+            self.popped, self.pending = self._to_host(self.pending), []
         accumulator = TermAccumulator(HOST_OPS)
-        for s, step in enumerate(steps):
-            accumulator.add(step, dict(zip(self.names, table[s, k])))
+        for step, names, table in self.popped:
+            accumulator.add(step, dict(zip(names, table[k])))
         return accumulator.pop()
+
+    def _to_host(self, pending: list[Pending]) -> list[Pending]:
+        """The pending steps' terms moved to the host, one transfer per set of term names."""
+        host: dict[int, np.ndarray] = {}
+        for names in dict.fromkeys(n for _, n, _ in pending):
+            index = [i for i, (_, n, _) in enumerate(pending) if n == names]
+            stacked = self.engine.stack([pending[i][2] for i in index])  # (S, K, T)
+            host.update(zip(index, np.asarray(self.nets.to_numpy(stacked), float)))
+        return [(step, names, host[i]) for i, (step, names, _) in enumerate(pending)]
 
     def pop_metrics(self) -> list[dict[str, float]]:
         """Every member's term means since the last log row (what a benchmark reads)."""

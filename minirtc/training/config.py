@@ -88,6 +88,10 @@ class TrainConfig:
         """The objective's model name (a shorthand for `objective.model`)."""
         return self.objective.model
 
+    def logs_at(self, step: int) -> bool:
+        """Whether a history row is written after `step` steps (every log_every, and the last)."""
+        return step % self.log_every == 0 or step == self.steps
+
     def checked(self) -> TrainConfig:
         """Self, after every check; raises ConfigError with one clear line."""
         if not isinstance(self.objective, ObjectiveConfig):

@@ -226,7 +226,7 @@ class RunRecorder:
     def after_step(self, step: int) -> None:
         """Log, evaluate and checkpoint when `step` is due; raises NonFiniteLoss."""
         config, out = self.config, self.out
-        if step % config.log_every and step != config.steps:
+        if not config.logs_at(step):
             return
         terms = self.trainer.pop_metrics()  # raises NonFiniteLoss
         now = time.perf_counter()

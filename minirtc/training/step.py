@@ -81,8 +81,13 @@ def vae_loss(
     disc_params: Any,
     x: Array,
     eps: Array,
+    *,
+    diagnostics: bool = True,
 ) -> tuple[Array, tuple[dict[str, Array], Array]]:
-    """The objective's loss for one batch, its terms and the codes z (docs/theory.md#objectives)."""
+    """The objective's loss for one batch, its terms and the codes z (docs/theory.md#objectives).
+
+    `diagnostics`: also the terms only logged (see `minirtc.objective`).
+    """
     mu, logvar = nets.encode(params, x)  # (M, D) each: q(z|x) = N(mu, diag(exp(logvar)))
     z = reparameterise(mu, logvar, eps)  # (M, D)
     x_logits = nets.decode(params, z)  # (M, ...) logits of p(x|z)
@@ -90,7 +95,7 @@ def vae_loss(
     if objective.tc_estimator == "discriminator":
         disc_logits = nets.discriminate(disc_params, z)
     loss, terms = minirtc.objective(
-        objective, x, x_logits, mu, logvar, z, dataset_size, disc_logits, step=step
+        objective, x, x_logits, mu, logvar, z, dataset_size, disc_logits, step=step, diagnostics=diagnostics
     )
     return loss, (terms, z)
 
@@ -123,14 +128,17 @@ def train_step(
     objective: ObjectiveConfig,
     dataset_size: int,
     step: int,
+    diagnostics: bool = True,
 ) -> tuple[TrainState, dict[str, Array]]:
     """One update of the VAE (and of the discriminator), from the params before either update.
 
-    `step`: how many steps came before this one (an input of annealed objectives).
+    `step`: how many steps came before this one (an input of annealed objectives);
+    `diagnostics`: also compute the terms that are only logged (on the steps that log).
     Returns the new state and the step's terms.
     """
     # The VAE: gradient of the objective's loss with respect to encoder and decoder.
-    vae = engine.value_and_grad(partial(vae_loss, nets, objective, dataset_size, step))
+    vae_loss_here = partial(vae_loss, nets, objective, dataset_size, step, diagnostics=diagnostics)
+    vae = engine.value_and_grad(vae_loss_here)
     (_, (terms, z)), grads = vae(state.params, state.disc_params, inputs.x, inputs.eps)
     if objective.tc_estimator == "discriminator":
         # The discriminator: this batch's codes against the second batch's, permuted

@@ -105,6 +105,7 @@ class Trainer:
             self.objective,
             self.dataset_size,
             self.step_count,
+            diagnostics=self.config.logs_at(self.step_count + 1),  # logged-only terms where a row is due
         )
         self.step_count += 1
         self.terms.add(self.step_count, terms)

@@ -203,10 +203,14 @@ class KeepParams:
 
 
 def bare_step(trainer, inputs) -> None:
-    """The real `train_step` on fixed inputs without updates: its forward and backward passes only."""
+    """The real `train_step` on fixed inputs without updates: its forward and backward passes only.
+
+    The logged-only terms are computed where `Trainer.step` computes them (`TrainConfig.logs_at`).
+    """
     keep = KeepParams()
     t = trainer
-    train_step(t.nets, t.engine, keep, keep, t.train_state, inputs, t.objective, t.dataset_size, t.step_count)
+    args = (t.nets, t.engine, keep, keep, t.train_state, inputs, t.objective, t.dataset_size, t.step_count)
+    train_step(*args, diagnostics=t.config.logs_at(t.step_count + 1))
 
 
 def networks_pass(trainer, inputs) -> None:

@@ -9,7 +9,9 @@ broadcasting and differentiated by the framework.  B is the library's
 slice in its hand-written backward pass.  Both run in ONE process, interleaved
 round by round on the same trainer, so a busy machine slows both alike; the
 machine's load average is recorded with every number.  MLP trainers on random
-binary 64x64 images (the cost does not depend on the pixels).
+binary 64x64 images (the cost does not depend on the pixels).  Rounds are whole
+logging intervals (`--log-every`, the training default), since models that do not
+train on the decomposition compute it only on the step that writes a history row.
 
 The same file checks that B changes no value: A and B on one batch of latents
 (values and gradients, float64), and float32 against float64 for B.
@@ -75,19 +77,28 @@ def time_round(trainer, steps: int) -> tuple[float, float]:
 
 
 def measure(
-    backend: str, model: str, batch: int, images: np.ndarray, rounds: int, images_per_round: int
+    backend: str,
+    model: str,
+    batch: int,
+    images: np.ndarray,
+    rounds: int,
+    images_per_round: int,
+    log_every: int,
 ) -> dict:
     """Images/s of A and B on one trainer, rounds interleaved A, B, A, B, ..."""
-    config = TrainConfig(backend=backend, model=model, batch_size=batch, subset=None, device="cpu").checked()
+    config = TrainConfig(
+        backend=backend, model=model, batch_size=batch, subset=None, device="cpu", log_every=log_every
+    ).checked()
     trainer = make_trainer(config, images, 1)
     per_step = batch * (2 if trainer.objective.tc_estimator == "discriminator" else 1)
-    steps = max(1, images_per_round // per_step)
+    # whole logging intervals: each round holds its share of the steps that compute the logged-only terms
+    steps = log_every * max(1, round(images_per_round / per_step / log_every))
     seconds: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}
     cpu_seconds: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}
     loads = []
-    for name in IMPLEMENTATIONS:  # warm-up, untimed
+    for name in IMPLEMENTATIONS:  # warm-up, untimed: one whole logging interval each
         use(name)
-        time_round(trainer, 1)
+        time_round(trainer, log_every)
     for _ in range(rounds):
         for name in IMPLEMENTATIONS:
             use(name)
@@ -101,6 +112,7 @@ def measure(
         "model": model,
         "batch": batch,
         "steps_per_round": steps,
+        "log_every": log_every,
         "images_per_s": {n: per_step * steps / float(np.median(s)) for n, s in seconds.items()},
         "images_per_cpu_s": {n: per_step * steps / float(np.median(s)) for n, s in cpu_seconds.items()},
         "seconds": seconds,
@@ -154,7 +166,10 @@ def main() -> None:
     parser.add_argument("--backends", default="torch,numpy")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--images-per-round", type=int, default=2048)
+    parser.add_argument("--images-per-round", type=int, default=2048, help="rounded to whole --log-every")
+    parser.add_argument(
+        "--log-every", type=int, default=TrainConfig().log_every, help="steps per history row, as in training"
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     import torch
@@ -179,7 +194,9 @@ def main() -> None:
     for backend in args.backends.split(","):
         for model in args.models.split(","):
             for batch in batches:
-                row = measure(backend, model, batch, images, args.rounds, args.images_per_round)
+                row = measure(
+                    backend, model, batch, images, args.rounds, args.images_per_round, args.log_every
+                )
                 report["rows"].append(row)
                 rates = {n: round(v) for n, v in row["images_per_s"].items()}
                 cpu_rates = {n: round(v) for n, v in row["images_per_cpu_s"].items()}

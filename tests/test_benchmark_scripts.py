@@ -165,7 +165,7 @@ CASES = [
     Case(
         "batch_scaling.py",
         "--threads 1 --batches 8 --backends torch,numpy --models beta-tcvae --rounds 1 "
-        "--images-per-round 8 --out {tmp}/out.json",
+        "--images-per-round 8 --log-every 2 --out {tmp}/out.json",
         check_batch_scaling,
         needs_torch=True,
     ),

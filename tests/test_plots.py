@@ -91,7 +91,8 @@ def test_claim4_verdicts_follow_the_numbers():
     )
     lines = judge_claim4(paper_like)
     assert len(lines) == 4 and all("— holds." in line for line in lines), lines
-    assert "2.100 vs 0.300 (ratio 7.00)" in lines[1]
+    # ratios 6.67, 7.33, 7.00: sd 1/3, half-width t(0.975, 2) / 3 / sqrt(3) = 0.83
+    assert "β=2: 2.100 vs 0.300, ratio 7.00 [6.17, 7.83] (n=3, holds)" in lines[1]
     flipped = _fake_sweep(
         {
             ("rtc-vae", 2.0): ([3.0, 3.0, 3.0], [0.3, 0.3, 0.3]),
@@ -105,6 +106,34 @@ def test_claim4_verdicts_follow_the_numbers():
     assert all("— does not hold." in line for line in judge_claim4(flipped))
     text = build_report(flipped, {}, Path("/nonexistent"))
     assert "| rtc-vae | 6 | 3 | 0.300 ± 0.000 | 3.000 ± 0.000 |" in text
+
+
+def test_claim4_cannot_be_judged_where_the_seeds_straddle_the_threshold():
+    spread = _fake_sweep(
+        {
+            ("rtc-vae", 2.0): ([0.3, 0.9, 0.3], [0.3, 0.3, 0.3]),  # gap 0, 0.6, 0: interval contains 0.1
+            ("rtc-vae", 6.0): ([0.3, 0.9, 0.3], [0.3, 0.3, 0.3]),
+            ("factor-vae", 2.0): ([0.3, 1.5, 0.6], [0.3, 0.3, 0.3]),  # ratios 1, 5, 2: contains 2
+            ("factor-vae", 6.0): ([0.6, 0.3, 1.5], [0.3, 0.3, 0.3]),  # the same values: no rise
+        }
+    )
+    lines = judge_claim4(spread)
+    assert all("— cannot be judged." in line for line in lines), lines
+
+
+def test_intervals_against_closed_forms():
+    from minirtc.experiments.claims import t_interval, welch_interval
+
+    one = t_interval([1.0, 2.0, 3.0])  # sd 1
+    half = stats.t.ppf(0.975, 2) / np.sqrt(3)
+    assert (one.mean, one.n) == (2.0, 3) and (one.hi - one.mean) == pytest.approx(half)
+    assert t_interval([4.0]).lo == -np.inf  # one seed: no interval
+    diff = welch_interval([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])  # the second group has no spread
+    assert diff.mean == 2.0 and (diff.hi - diff.mean) == pytest.approx(half)
+    a, b = [1.0, 2.0, 3.0, 4.0], [0.0, 2.0]
+    va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 2
+    df = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 1)
+    assert welch_interval(a, b).hi - 1.5 == pytest.approx(stats.t.ppf(0.975, df) * np.sqrt(va + vb))
 
 
 def test_mean_sd_skips_missing_values():

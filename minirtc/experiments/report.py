@@ -5,8 +5,8 @@
 Every number is a mean and a sample standard deviation (ddof 1) over the finished
 seeds of one (model, beta), with n stated.  "Final" means the last evaluation row of
 a run (the training loop evaluates at its last step).  Claim (4) (docs/experiments.md) is judged
-by thresholds stated in the report itself, so a reader can disagree with the verdict
-from the same numbers.
+in experiments/claims.py with 95% intervals across seeds against thresholds stated in
+the report itself, so a reader can disagree with the verdict from the same numbers.
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from minirtc.experiments.claims import judge_claim4
 from minirtc.experiments.plots import make_figures
 from minirtc.experiments.sweep import PROFILES, count_states
 from minirtc.experiments.sweep_data import SweepData, load_sweep
 from minirtc.training import records
 
 REPORT_FILE = "report.md"
-CLOSE_GAP_NATS = 0.1  # rtc-vae: TC_mean and TC_sample count as equal within this many nats ...
-CLOSE_RATIO = 1.5  # ... or within this factor of each other
-FAR_RATIO = 2.0  # factor-vae: TC_mean counts as far above TC_sample at this factor or more
 
 
 # -- numbers ---------------------------------------------------------------------------
@@ -81,85 +79,6 @@ def metric_stats(data: SweepData, model: str, beta: float) -> dict[str, tuple[fl
 
 
 # -- claim (4) --------------------------------------------------------------------------
-
-
-def judge_claim4(data: SweepData) -> list[str]:
-    """Markdown lines that test claim (4) with the sweep's numbers (docs/experiments.md)."""
-    models = data.spec.models
-    if not {"factor-vae", "rtc-vae"} <= set(models):
-        return [
-            "Claim (4) compares factor-vae with rtc-vae; this sweep does not hold both, so it is not tested."
-        ]
-    betas = data.spec.betas
-    tc = {
-        (m, b, k): final_stats(data, m, b, k)[0]
-        for m in models
-        for b in betas
-        for k in ("tc_mean", "tc_sample")
-    }
-    have = [b for b in betas if all(np.isfinite(tc[(m, b, "tc_mean")]) for m in ("factor-vae", "rtc-vae"))]
-    if not have:
-        return ["No beta has finished runs of both models: claim (4) cannot be tested yet."]
-    lines = []
-
-    def row(m, b):
-        mean, sample = tc[(m, b, "tc_mean")], tc[(m, b, "tc_sample")]
-        return mean, sample, mean / sample if sample > 0 else float("inf")
-
-    close = []
-    for b in have:
-        mean, sample, ratio = row("rtc-vae", b)
-        close.append(abs(mean - sample) <= CLOSE_GAP_NATS or 1 / CLOSE_RATIO <= ratio <= CLOSE_RATIO)
-    detail = "; ".join(
-        f"β={b:g}: {row('rtc-vae', b)[0]:.3f} vs {row('rtc-vae', b)[1]:.3f} "
-        f"(ratio {row('rtc-vae', b)[2]:.2f})"
-        for b in have
-    )
-    lines.append(
-        f"- **(4a) rtc-vae: TC_mean ≈ TC_sample** — {_verdict(all(close), any(close))}. "
-        f"Final TC_mean vs TC_sample (seed means): {detail}. Threshold: within {CLOSE_GAP_NATS} nats "
-        f"or a factor {CLOSE_RATIO}."
-    )
-    far = [row("factor-vae", b)[2] >= FAR_RATIO for b in have]
-    detail = "; ".join(
-        f"β={b:g}: {row('factor-vae', b)[0]:.3f} vs {row('factor-vae', b)[1]:.3f} "
-        f"(ratio {row('factor-vae', b)[2]:.2f})"
-        for b in have
-    )
-    lines.append(
-        f"- **(4b) factor-vae: TC_mean far above TC_sample** — {_verdict(all(far), any(far))}. "
-        f"{detail}. Threshold: ratio ≥ {FAR_RATIO}."
-    )
-    means = [row("factor-vae", b)[0] for b in have]
-    rho = _spearman(data, "factor-vae", have)
-    increasing = all(a < c for a, c in zip(means, means[1:])) and len(means) > 1
-    lines.append(
-        f"- **(4c) factor-vae: TC_mean grows with β** — "
-        f"{_verdict(increasing, len(means) > 1 and rho > 0)}. Seed means "
-        f"{', '.join(f'{m:.3f}' for m in means)} at β = {', '.join(f'{b:g}' for b in have)}; "
-        f"Spearman ρ(β, TC_mean) over all runs = {rho:.2f}. Holds if the seed means increase at every step "
-        "of β; partly if only ρ > 0."
-    )
-    lower = [row("rtc-vae", b)[0] < row("factor-vae", b)[0] for b in have]
-    detail = "; ".join(f"β={b:g}: {row('rtc-vae', b)[0]:.3f} vs {row('factor-vae', b)[0]:.3f}" for b in have)
-    lines.append(
-        f"- **(Fig. 4) rtc-vae's TC_mean below factor-vae's** — {_verdict(all(lower), any(lower))}. {detail}."
-    )
-    return lines
-
-
-def _verdict(all_hold: bool, some_hold: bool) -> str:
-    return "holds" if all_hold else ("holds partly" if some_hold else "does not hold")
-
-
-def _spearman(data: SweepData, model: str, betas: list[float]) -> float:
-    from scipy import stats
-
-    pairs = [(b, final_eval(r).get("tc_mean")) for b in betas for r in data.finished(model, b)]
-    pairs = [(b, v) for b, v in pairs if v is not None and np.isfinite(v)]
-    if len({b for b, _ in pairs}) < 2:
-        return float("nan")
-    return float(stats.spearmanr([b for b, _ in pairs], [v for _, v in pairs])[0])
 
 
 # -- the report ---------------------------------------------------------------------------

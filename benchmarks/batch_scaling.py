@@ -84,10 +84,17 @@ def measure(
     rounds: int,
     images_per_round: int,
     log_every: int,
+    hidden: tuple[int, ...],
 ) -> dict:
     """Images/s of A and B on one trainer, rounds interleaved A, B, A, B, ..."""
     config = TrainConfig(
-        backend=backend, model=model, batch_size=batch, subset=None, device="cpu", log_every=log_every
+        backend=backend,
+        model=model,
+        batch_size=batch,
+        subset=None,
+        device="cpu",
+        log_every=log_every,
+        hidden=hidden,
     ).checked()
     trainer = make_trainer(config, images, 1)
     per_step = batch * (2 if trainer.objective.tc_estimator == "discriminator" else 1)
@@ -113,6 +120,7 @@ def measure(
         "batch": batch,
         "steps_per_round": steps,
         "log_every": log_every,
+        "hidden": list(hidden),
         "images_per_s": {n: per_step * steps / float(np.median(s)) for n, s in seconds.items()},
         "images_per_cpu_s": {n: per_step * steps / float(np.median(s)) for n, s in cpu_seconds.items()},
         "seconds": seconds,
@@ -168,6 +176,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--images-per-round", type=int, default=2048, help="rounded to whole --log-every")
     parser.add_argument(
+        "--hidden", default=",".join(map(str, TrainConfig().hidden)), help="MLP hidden widths, e.g. 256,256"
+    )
+    parser.add_argument(
         "--log-every", type=int, default=TrainConfig().log_every, help="steps per history row, as in training"
     )
     parser.add_argument("--out", default=None)
@@ -178,6 +189,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
     batches = [int(b) for b in args.batches.split(",")]
+    hidden = tuple(int(w) for w in args.hidden.split(","))
     images = (np.random.default_rng(0).random((2 * max(batches), 64, 64, 1)) < 0.1).astype(np.uint8)
     report: dict[str, Any] = {
         "command": "python benchmarks/batch_scaling.py "
@@ -194,9 +206,8 @@ def main() -> None:
     for backend in args.backends.split(","):
         for model in args.models.split(","):
             for batch in batches:
-                row = measure(
-                    backend, model, batch, images, args.rounds, args.images_per_round, args.log_every
-                )
+                case = (backend, model, batch)
+                row = measure(*case, images, args.rounds, args.images_per_round, args.log_every, hidden)
                 report["rows"].append(row)
                 rates = {n: round(v) for n, v in row["images_per_s"].items()}
                 cpu_rates = {n: round(v) for n, v in row["images_per_cpu_s"].items()}

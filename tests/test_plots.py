@@ -121,6 +121,31 @@ def test_claim4_cannot_be_judged_where_the_seeds_straddle_the_threshold():
     assert all("— cannot be judged." in line for line in lines), lines
 
 
+def test_diagnostic_table_means_the_last_quarter_of_each_run():
+    from minirtc.experiments.claims import diagnostic_table
+
+    spec = make_spec("laptop", "gaussian", models=("factor-vae",), betas=(2.0,), seeds=(0, 1))
+    runs = []
+    for run in spec.runs():
+        accuracy = [
+            0.9,
+            0.8,
+            0.6 + 0.1 * run.seed,
+            0.7 + 0.1 * run.seed,
+        ]  # steps 100..400: last quarter > 300
+        train = [
+            {"kind": "train", "step": 100 * (i + 1), "disc_accuracy": a, "tc": 0.0}
+            for i, a in enumerate(accuracy)
+        ]
+        evals = [{"kind": "eval", "step": 400, "mean_sigma2": 0.01 * (run.seed + 1)}]
+        state = RunState(run, Path("/nonexistent") / run.name, "finished", None, None)
+        runs.append(RunData(state, train, evals, None, None, None))
+    row = diagnostic_table(SweepData(Path("/nonexistent"), spec, runs))[2]
+    half = stats.t.ppf(0.975, 1) * np.std([0.7, 0.8], ddof=1) / np.sqrt(2)
+    assert row.startswith(f"| factor-vae | 2 | 2 | 0.750 [{0.75 - half:.3f}, {0.75 + half:.3f}] |"), row
+    assert "| 0.000 [0.000, 0.000] |" in row and "0.0150 [" in row
+
+
 def test_intervals_against_closed_forms():
     from minirtc.experiments.claims import t_interval, welch_interval
 

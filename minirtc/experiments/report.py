@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minirtc.experiments.claims import judge_claim4
+from minirtc.experiments.claims import diagnostic_table, judge_claim4
 from minirtc.experiments.plots import make_figures
 from minirtc.experiments.sweep import PROFILES, count_states
 from minirtc.experiments.sweep_data import SweepData, load_sweep
@@ -274,6 +274,13 @@ def build_report(data: SweepData, figures: dict[str, Path], report_dir: Path) ->
             "its TC_sample and grows with β (claim 4 in docs/experiments.md; paper Figs. 3, 4).",
             "",
             *judge_claim4(data),
+            "",
+            "What the mechanism needs (Kim & Mnih's discriminator must tell q(z) from the product of its "
+            "marginals, accuracy 0.5 = it cannot, and its TC estimate is then near 0, so the penalty has "
+            "no signal; and TC_mean and TC_sample can only differ where the posteriors' variances are not "
+            "small beside the spread of the means); mean and 95% interval over seeds:",
+            "",
+            *diagnostic_table(data),
         ],
         ["## E6: metrics (docs/metrics.md)", "", *metric_table(data)],
         ["## Figures", "", *figure_lines(figures, report_dir)]

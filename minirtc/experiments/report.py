@@ -78,9 +78,6 @@ def metric_stats(data: SweepData, model: str, beta: float) -> dict[str, tuple[fl
     return {name: mean_sd(v) for name, v in values.items()}
 
 
-# -- claim (4) --------------------------------------------------------------------------
-
-
 # -- the report ---------------------------------------------------------------------------
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from minirtc.metrics.checks import check_codes, check_count, check_rng, sklearn_seed
+from minirtc.metrics.logistic import fit_default_logistic
 from minirtc.metrics.sampling import POINTS_PER_DRAW, RepresentationFn, encode_factors, varying_factors
 from minirtc.progress import track
 
@@ -45,7 +45,7 @@ def beta_vae_score(
         )
     if np.unique(y).size < 2:
         raise ValueError("train_labels hold a single factor; the classifier needs at least two")
-    model = LogisticRegression(random_state=sklearn_seed(check_rng(rng))).fit(x, y)
+    model = fit_default_logistic(x, y, sklearn_seed(check_rng(rng)))
     return {
         "train_accuracy": float(np.mean(model.predict(x) == y)),
         "eval_accuracy": float(np.mean(model.predict(x_eval) == y_eval)),

@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from minirtc.metrics.checks import check_rng, check_split, sklearn_seed
 from minirtc.metrics.discretize import NUM_BINS, discrete_mutual_info, histogram_discretize
+from minirtc.metrics.logistic import fit_default_logistic
 from minirtc.metrics.sampling import RepresentationFn, sample_split
 
 
@@ -74,7 +74,7 @@ def explicitness(
     rng = check_rng(rng)
     train_auc, test_auc = [], []
     for k in range(y.shape[1]):
-        model = LogisticRegression(random_state=sklearn_seed(rng)).fit(x, y[:, k])
+        model = fit_default_logistic(x, y[:, k], sklearn_seed(rng))
         train_auc.append(one_vs_rest_auc(y[:, k], model.predict_proba(x), model.classes_))
         test_auc.append(one_vs_rest_auc(y_test[:, k], model.predict_proba(x_test), model.classes_))
     return float(np.mean(train_auc)), float(np.mean(test_auc))

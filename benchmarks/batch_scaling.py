@@ -85,8 +85,9 @@ def measure(
     images_per_round: int,
     log_every: int,
     hidden: tuple[int, ...],
+    names: tuple[str, ...] = tuple(IMPLEMENTATIONS),
 ) -> dict:
-    """Images/s of A and B on one trainer, rounds interleaved A, B, A, B, ..."""
+    """Images/s of the named implementations on one trainer, rounds interleaved A, B, A, B, ..."""
     config = TrainConfig(
         backend=backend,
         model=model,
@@ -100,14 +101,14 @@ def measure(
     per_step = batch * (2 if trainer.objective.tc_estimator == "discriminator" else 1)
     # whole logging intervals: each round holds its share of the steps that compute the logged-only terms
     steps = log_every * max(1, round(images_per_round / per_step / log_every))
-    seconds: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}
-    cpu_seconds: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    cpu_seconds: dict[str, list[float]] = {name: [] for name in names}
     loads = []
-    for name in IMPLEMENTATIONS:  # warm-up, untimed: one whole logging interval each
+    for name in names:  # warm-up, untimed: one whole logging interval each
         use(name)
         time_round(trainer, log_every)
     for _ in range(rounds):
-        for name in IMPLEMENTATIONS:
+        for name in names:
             use(name)
             loads.append(load())
             wall, cpu = time_round(trainer, steps)
@@ -176,6 +177,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--images-per-round", type=int, default=2048, help="rounded to whole --log-every")
     parser.add_argument(
+        "--implementations", default=",".join(IMPLEMENTATIONS), help="A_whole and/or B_sliced (the library's)"
+    )
+    parser.add_argument(
         "--hidden", default=",".join(map(str, TrainConfig().hidden)), help="MLP hidden widths, e.g. 256,256"
     )
     parser.add_argument(
@@ -207,7 +211,8 @@ def main() -> None:
         for model in args.models.split(","):
             for batch in batches:
                 case = (backend, model, batch)
-                row = measure(*case, images, args.rounds, args.images_per_round, args.log_every, hidden)
+                sizes = (args.rounds, args.images_per_round, args.log_every, hidden)
+                row = measure(*case, images, *sizes, tuple(args.implementations.split(",")))
                 report["rows"].append(row)
                 rates = {n: round(v) for n, v in row["images_per_s"].items()}
                 cpu_rates = {n: round(v) for n, v in row["images_per_cpu_s"].items()}

@@ -21,6 +21,7 @@ from minirtc.experiments.plots import (
 )
 from minirtc.experiments.report import build_report, judge_claim4, mean_sd, write_report
 from minirtc.experiments.sweep import RunState, make_spec, open_sweep, run_sweep
+from minirtc.training.config import TrainConfig
 
 
 def test_seed_band_is_the_t_interval_of_the_mean():
@@ -241,3 +242,10 @@ def test_figures_plot_what_exists_and_name_what_is_missing(sweep_with_a_missing_
     assert "unsupervised.gaussian_tc_mean" in text
     summary = json.loads((sweep / "rtc-vae_beta4_seed0" / "summary.json").read_text())
     assert f"{summary['tc_mean']:.3f}" in text
+
+
+def test_report_scale_names_the_defaults_a_profile_leaves_unset():
+    spec = make_spec("cpu", "gaussian", betas=(2.0,), seeds=(0,))  # the cpu profile sets no discriminator
+    text = build_report(SweepData(Path("/nonexistent"), spec, []), {}, Path("/nonexistent"))
+    default = TrainConfig()
+    assert f"discriminator {default.disc_layers} × {default.disc_hidden}," in text

@@ -23,6 +23,7 @@ from minirtc.experiments.plots import make_figures
 from minirtc.experiments.sweep import PROFILES, count_states
 from minirtc.experiments.sweep_data import SweepData, load_sweep
 from minirtc.training import records
+from minirtc.training.config import TrainConfig
 
 REPORT_FILE = "report.md"
 
@@ -83,7 +84,8 @@ def metric_stats(data: SweepData, model: str, beta: float) -> dict[str, tuple[fl
 
 def scale_lines(data: SweepData) -> list[str]:
     """What the sweep ran: profile, grid, training settings, state of the runs, compute spent."""
-    spec, train = data.spec, data.spec.train
+    spec = data.spec
+    train = {**TrainConfig().to_dict(), **spec.train}  # the defaults behind what the profile leaves unset
     profile = PROFILES.get(spec.profile)
     counts = count_states([r.state for r in data.runs])
     wall = sum((r.summary or {}).get("wall_s") or 0.0 for r in data.runs)
@@ -106,7 +108,8 @@ def scale_lines(data: SweepData) -> list[str]:
         f"{train.get('eval_every')} steps on {train.get('eval_size')} training items",
         f"- **Runs:** {', '.join(f'{n} {s}' for s, n in counts.items())} of {len(data.runs)}",
         f"- **Compute:** {wall / 3600:.2f} h of training and {metric_wall / 3600:.2f} h of metric evaluation "
-        "(summed over runs; wall time is less with parallel jobs)",
+        "(summed over runs; wall time is less with parallel jobs"
+        + ("; each seed of a group counts the group's training time)" if spec.group_seeds else ")"),
     ]
     if spec.profile != "paper" or spec.quick:
         lines.append(

@@ -44,6 +44,13 @@ class StreamedArray(NamedTuple):
     chunks: Iterable[np.ndarray]
 
 
+def as_plain_file(path: str | Path) -> None:
+    """Give a temporary file the mode a plainly created one would have (mkstemp makes it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `dest`; once the writer closed it, fsync and rename onto `dest`.
@@ -62,6 +69,7 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
             os.fsync(fd)
         finally:
             os.close(fd)
+        as_plain_file(tmp)
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

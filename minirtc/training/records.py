@@ -29,6 +29,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+from minirtc.data.files import as_plain_file
+
 CONFIG, HISTORY, SUMMARY = "config.json", "history.jsonl", "summary.json"
 CHECKPOINT_FORMAT = 2  # of minirtc.training.checkpoint; recorded in config.json
 
@@ -47,6 +49,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        as_plain_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -60,7 +60,7 @@ def welch_interval(a: list[float], b: list[float]) -> Interval:
     diff, se = float(x.mean() - y.mean()), float(np.sqrt(vx + vy))
     if se == 0:
         return Interval(diff, diff, diff, n)
-    df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
+    df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))  # Welch-Satterthwaite
     half = stats.t.ppf(0.5 + LEVEL / 2, df) * se
     return Interval(diff, diff - half, diff + half, n)
 
@@ -98,9 +98,8 @@ def final_values(data: SweepData, model: str, beta: float, fn: Any) -> list[floa
     """fn(last evaluation row) for each finished seed of (model, beta)."""
     values = []
     for run in data.finished(model, beta):
-        row = run.eval_rows[-1] if run.eval_rows else {}
         try:
-            values.append(float(fn(row)))
+            values.append(float(fn(run.final_eval)))
         except (KeyError, TypeError, ZeroDivisionError):
             continue
     return values

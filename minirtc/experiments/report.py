@@ -47,14 +47,9 @@ def fmt(stat: tuple[float, float, int], digits: int = 3) -> str:
     return f"{mean:.{digits}f}" if n == 1 else f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
-def final_eval(run: Any) -> dict[str, Any]:
-    """The last evaluation row of a run (empty if it has none)."""
-    return run.eval_rows[-1] if run.eval_rows else {}
-
-
 def final_stats(data: SweepData, model: str, beta: float, key: str) -> tuple[float, float, int]:
     """mean_sd over finished seeds of `key` in the final evaluation row."""
-    return mean_sd([final_eval(r).get(key) for r in data.finished(model, beta)])
+    return mean_sd([r.final_eval.get(key) for r in data.finished(model, beta)])
 
 
 def elbo_at(run: Any, fraction: float) -> float | None:
@@ -157,9 +152,9 @@ def tc_table(data: SweepData) -> list[str]:
             mean = final_stats(data, model, beta, "tc_mean")
             ratio = mean_sd(
                 [
-                    final_eval(r).get("tc_mean") / final_eval(r).get("tc_sample")
+                    r.final_eval.get("tc_mean") / r.final_eval.get("tc_sample")
                     for r in runs
-                    if final_eval(r).get("tc_sample")
+                    if r.final_eval.get("tc_sample")
                 ]
             )
             units = final_stats(data, model, beta, "active_units")

@@ -25,6 +25,11 @@ class RunData:
     metrics: dict[str, Any] | None  # metrics.json
     config: dict[str, Any] | None  # config.json
 
+    @property
+    def final_eval(self) -> dict[str, Any]:
+        """The last evaluation row (the loop evaluates at the last step); empty if there is none."""
+        return self.eval_rows[-1] if self.eval_rows else {}
+
 
 @dataclass
 class SweepData:

@@ -12,7 +12,7 @@ import autograd.numpy as np
 import numpy as onp
 from autograd.extend import defvjp_argnums, primitive
 
-from minirtc.densities import LOG_2PI
+from minirtc.densities import LOG_2PI, LOGSUMEXP_FLOOR
 
 SLICE_ELEMENTS = 2**17  # (rows, components, latents) elements per slice of log_mixture: ~0.5 MiB
 
@@ -115,10 +115,15 @@ def _log_normal_slice(z_rows, mu, logvar, inv_var):
     return d, -0.5 * (LOG_2PI + logvar + d * d * inv_var)
 
 
+def _exp_shifted(x, shift):
+    """exp(x - shift), x - shift floored at LOGSUMEXP_FLOOR (see minirtc.densities)."""
+    return onp.exp(onp.maximum(x - shift, LOGSUMEXP_FLOOR))
+
+
 def _logsumexp(x, axis):
     shift = onp.max(x, axis=axis, keepdims=True)
     shift = onp.where(onp.isfinite(shift), shift, 0.0)
-    return onp.log(onp.sum(onp.exp(x - shift), axis=axis)) + onp.squeeze(shift, axis=axis)
+    return onp.log(onp.sum(_exp_shifted(x, shift), axis=axis)) + onp.squeeze(shift, axis=axis)
 
 
 @primitive
@@ -147,8 +152,8 @@ def _log_mixture_vjp(argnums, ans, args, kwargs):
         for rows in _row_slices(*z.shape[:1], mu.shape[0], z.shape[1]):
             d, L = _log_normal_slice(z[rows], mu, logvar, inv_var)  # (c, C, D)
             logW = log_weights[rows]  # (c, C)
-            joint_weight = onp.exp(logW + onp.sum(L, axis=2) - ans[rows, :1])  # (c, C) softmax over j
-            marginal_weight = onp.exp(logW[:, :, None] + L - ans[rows, None, 1:])  # (c, C, D)
+            joint_weight = _exp_shifted(logW + onp.sum(L, axis=2), ans[rows, :1])  # (c, C) softmax over j
+            marginal_weight = _exp_shifted(logW[:, :, None] + L, ans[rows, None, 1:])  # (c, C, D)
             A = g[rows, None, 1:] * marginal_weight + (g[rows, :1] * joint_weight)[:, :, None]  # dOut/dL
             B = A * d * inv_var  # (c, C, D)
             grad_z[rows] = -onp.sum(B, axis=1)

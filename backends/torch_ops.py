@@ -11,11 +11,10 @@ from typing import Any
 import numpy as onp
 import torch
 
-from minirtc.densities import LOG_2PI
+from minirtc.densities import LOG_2PI, LOGSUMEXP_FLOOR
 
-SLICE_ELEMENTS = (
-    2**22
-)  # elements per slice of log_mixture (16 MiB float32): big enough that each op pays for its threads
+SLICE_ELEMENTS = 2**18  # elements per slice of log_mixture on CPU (1 MiB float32: stays in cache)
+DEVICE_SLICE_ELEMENTS = 2**22  # on an accelerator: big enough that each kernel pays for its launch
 
 
 class TorchOps:
@@ -88,20 +87,45 @@ class TorchOps:
 # The Gaussian mixture log densities, slice by slice, with a hand-written gradient
 # ---------------------------------------------------------------------------
 # The same computation as the NumPy backend's `log_mixture_packed` (its comments
-# give the derivatives): a few rows of the (M, C, D) tensor at a time, nothing of
-# that size kept for the backward pass, which rebuilds each slice.  With
-# t = (z_ik - mu_jk) exp(-logvar_jk / 2):  L = a_jk - t^2 / 2, a = -(log 2pi + logvar) / 2,
-# dL/dz_ik = -t s_jk, dL/dmu_jk = t s_jk, dL/dlogvar_jk = (t^2 - 1) / 2, s = exp(-logvar / 2).
+# give the derivatives): a few rows of L at a time, nothing of that size kept for
+# the backward pass, which rebuilds each slice.  Here L is laid out (c, D, C), the
+# components j last, so that the logsumexp over j and its max run along contiguous
+# memory.  With t = (z_ik - mu_jk) s_jk, s = exp(-logvar / 2):
+# L = a_jk - t^2 / 2, a = -(log 2pi + logvar) / 2,
+# dL/dz_ik = -t s_jk, dL/dmu_jk = t s_jk, dL/dlogvar_jk = (t^2 - 1) / 2.
 
 
-def _row_slices(M: int, C: int, D: int) -> list[slice]:
-    rows = max(1, SLICE_ELEMENTS // max(1, C * D))
+def _row_slices(M: int, C: int, D: int, device: torch.device) -> list[slice]:
+    elements = SLICE_ELEMENTS if device.type == "cpu" else DEVICE_SLICE_ELEMENTS
+    rows = max(1, elements // max(1, C * D))
     return [slice(start, min(start + rows, M)) for start in range(0, M, rows)]
 
 
-def _standardised(z_rows, mu, s):
-    """t (c, C, D) = (z_ik - mu_jk) s_jk."""
-    return (z_rows[:, None, :] - mu[None, :, :]) * s
+def _by_latent(mu, logvar):
+    """mu, s = exp(-logvar / 2) and a = -(log 2pi + logvar) / 2, each transposed to (D, C)."""
+    return (
+        mu.T.contiguous(),
+        torch.exp(-0.5 * logvar).T.contiguous(),
+        (-0.5 * (LOG_2PI + logvar)).T.contiguous(),
+    )
+
+
+def _slice_terms(z_rows, muT, sT, aT):
+    """t and L = a - t^2 / 2, both (c, D, C), for the rows z_rows (c, D)."""
+    t = (z_rows[:, :, None] - muT).mul_(sT)  # (c, D, C)
+    return t, torch.addcmul(aT, t, t, value=-0.5)
+
+
+def _exp_shifted(x, shift):
+    """exp(x - shift) with x - shift floored at LOGSUMEXP_FLOOR (see minirtc.densities); in place on x."""
+    return x.sub_(shift).clamp_min_(LOGSUMEXP_FLOOR).exp_()
+
+
+def _logsumexp(x, dim: int):
+    """logsumexp along `dim` of x, whose terms are floored like `_exp_shifted`; x is overwritten."""
+    shift = x.amax(dim, keepdim=True)
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    return _exp_shifted(x, shift).sum(dim).log_().add_(shift.squeeze(dim))
 
 
 class LogMixture(torch.autograd.Function):
@@ -115,18 +139,14 @@ class LogMixture(torch.autograd.Function):
 
     @staticmethod
     def forward(z, mu, logvar, log_weights):
-        D = z.shape[1]
-        s = torch.exp(-0.5 * logvar)  # (C, D)
-        a = -0.5 * (LOG_2PI + logvar)  # (C, D)
+        muT, sT, aT = _by_latent(mu, logvar)  # (D, C) each
         log_qz, log_qz_marginals = [], []
-        for rows in _row_slices(z.shape[0], mu.shape[0], D):
-            t = _standardised(z[rows], mu, s)  # (c, C, D)
+        for rows in _row_slices(z.shape[0], mu.shape[0], z.shape[1], z.device):
+            _, L = _slice_terms(z[rows], muT, sT, aT)  # (c, D, C)
             logW = log_weights[rows]  # (c, C)
-            L = torch.addcmul(a, t, t, value=-0.5)  # (c, C, D)
-            joint = logW + L.sum(2)  # (c, C): logW_ij + sum_k L_ijk
-            terms = L.add_(logW[:, :, None])  # (c, C, D): logW_ij + L_ijk
-            log_qz.append(torch.logsumexp(joint, dim=1))  # (c,)
-            log_qz_marginals.append(torch.logsumexp(terms, dim=1))  # (c, D)
+            joint = L.sum(1).add_(logW)  # (c, C): logW_ij + sum_k L_ikj
+            log_qz.append(_logsumexp(joint, 1))  # (c,)
+            log_qz_marginals.append(_logsumexp(L.add_(logW[:, None, :]), 2))  # (c, D)
         return torch.cat(log_qz), torch.cat(log_qz_marginals)
 
     @staticmethod
@@ -136,24 +156,20 @@ class LogMixture(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_qz, g_marginals):  # cotangents (M,) and (M, D)
         z, mu, logvar, log_weights, log_qz, log_qz_marginals = ctx.saved_tensors
-        D = z.shape[1]
-        s = torch.exp(-0.5 * logvar)  # (C, D)
-        a = -0.5 * (LOG_2PI + logvar)  # (C, D)
+        muT, sT, aT = _by_latent(mu, logvar)  # (D, C) each
         grad_z, grad_mu, sum_At2, sum_A = [], 0.0, 0.0, 0.0
-        for rows in _row_slices(z.shape[0], mu.shape[0], D):
-            t = _standardised(z[rows], mu, s)  # (c, C, D)
+        for rows in _row_slices(z.shape[0], mu.shape[0], z.shape[1], z.device):
+            t, L = _slice_terms(z[rows], muT, sT, aT)  # (c, D, C)
             logW = log_weights[rows]  # (c, C)
-            L = torch.addcmul(a, t, t, value=-0.5)  # (c, C, D)
-            joint = logW + L.sum(2)  # (c, C)
-            terms = L.add_(logW[:, :, None])  # (c, C, D)
-            joint_weight = torch.exp(joint - log_qz[rows, None])  # (c, C): softmax over j
-            # A = dOut/dL: the marginals' softmax weights times their cotangent, plus the joint's
-            A = torch.exp(terms.sub_(log_qz_marginals[rows, None, :]))  # (c, C, D) softmax over j
-            A = A.mul_(g_marginals[rows, None, :]).add_((g_qz[rows, None] * joint_weight)[:, :, None])
-            At = A * t  # (c, C, D)
-            sum_At2 = sum_At2 + (At * t).sum(0)  # (C, D)
-            sum_A = sum_A + A.sum(0)  # (C, D)
-            B = At.mul_(s)  # (c, C, D): A t s
-            grad_z.append(-B.sum(1))
-            grad_mu = grad_mu + B.sum(0)
-        return torch.cat(grad_z), grad_mu, 0.5 * (sum_At2 - sum_A), None
+            joint = L.sum(1).add_(logW)  # (c, C)
+            # A = dOut/dL: the marginals' softmax weights over j times their cotangent, plus the joint's
+            joint_weight = _exp_shifted(joint, log_qz[rows, None]).mul_(g_qz[rows, None])  # (c, C)
+            A = _exp_shifted(L.add_(logW[:, None, :]), log_qz_marginals[rows, :, None])  # (c, D, C)
+            A = A.mul_(g_marginals[rows, :, None]).add_(joint_weight[:, None, :])
+            At = A * t  # (c, D, C)
+            sum_At2 = sum_At2 + (At * t).sum(0)  # (D, C)
+            sum_A = sum_A + A.sum(0)  # (D, C)
+            B = At.mul_(sT)  # (c, D, C): A t s
+            grad_z.append(-B.sum(2))  # (c, D)
+            grad_mu = grad_mu + B.sum(0)  # (D, C)
+        return torch.cat(grad_z), grad_mu.T, 0.5 * (sum_At2 - sum_A).T, None

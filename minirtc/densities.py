@@ -14,6 +14,12 @@ from minirtc.ops import Array, check_same_shape, ops_for
 
 LOG_2PI = math.log(2.0 * math.pi)
 
+# A logsumexp's terms more than this many nats below its largest are raised to it before
+# exp: each then counts e^-60 (about 1e-26) of the largest, below the rounding of even
+# float64 sums of millions of terms, and exp stays out of the underflow range, where CPU
+# exp kernels take a slow path (docs/estimators.md#cost).
+LOGSUMEXP_FLOOR = -60.0
+
 
 def log_normal(x: Array, mu: Array, logvar: Array) -> Array:
     """Elementwise log N(x; mu, exp(logvar)); broadcasts, sums over nothing."""

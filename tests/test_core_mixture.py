@@ -84,6 +84,72 @@ def test_torch_slices_equal_numpy(monkeypatch, slice_elements: int) -> None:
         np.testing.assert_allclose(a.numpy(), b, rtol=1e-10, atol=1e-12)
 
 
+def sharp_inputs(seed: int = 2, M: int = 12, D: int = 3):
+    """Posteriors far narrower than the spread of their means: most terms lie hundreds of nats below
+    the largest, where the mixture floors them (LOGSUMEXP_FLOOR)."""
+    r = np.random.default_rng(seed)
+    mu = r.normal(scale=3.0, size=(M, D))
+    logvar = r.uniform(-12.0, -6.0, size=(M, D))
+    z = mu + np.exp(0.5 * logvar) * r.normal(size=(M, D))  # z_i drawn from component i, as in training
+    log_weights = np.log(r.uniform(0.1, 1.0, size=(M, M)))
+    return z, mu, logvar, log_weights
+
+
+def explicit_total(z, mu, logvar, log_weights):
+    """A scalar of both outputs of the explicit mixture, differentiable by autograd without any floor."""
+    import autograd.numpy as anp
+    from autograd.scipy.special import logsumexp as ag_logsumexp
+
+    L = -0.5 * (anp.log(2 * anp.pi) + logvar[None] + (z[:, None, :] - mu[None]) ** 2 * anp.exp(-logvar[None]))
+    log_qz = ag_logsumexp(log_weights + anp.sum(L, axis=2), axis=1)
+    marginals = ag_logsumexp(log_weights[:, :, None] + L, axis=1)
+    M, D = marginals.shape
+    return anp.sum(anp.arange(1, M + 1) * log_qz) + anp.sum(
+        anp.cos(anp.arange(M * D)).reshape(M, D) * marginals
+    )
+
+
+def test_the_floor_on_far_terms_changes_no_value_or_gradient() -> None:
+    """Terms more than 60 nats below a logsumexp's largest are floored (for speed): in float64 the values
+    and gradients still equal the explicit mixture's, which keeps every term."""
+    z, mu, logvar, log_weights = sharp_inputs()
+    M, D = z.shape
+    L = -0.5 * (np.log(2 * np.pi) + logvar[None] + (z[:, None, :] - mu[None]) ** 2 * np.exp(-logvar[None]))
+    terms = log_weights[:, :, None] + L
+    assert np.mean(terms < terms.max(axis=1, keepdims=True) - 60.0) > 0.5  # the floor binds for most terms
+    reference_values = explicit(z, mu, logvar, log_weights)
+    reference_grads = autograd.grad(explicit_total, (0, 1, 2))(z, mu, logvar, log_weights)
+    ops = ops_by_name("numpy")
+    values = ops.log_mixture(z, mu, logvar, log_weights)
+    grads = autograd.grad(lambda *zml: _packed_total(ops, *zml, log_weights), (0, 1, 2))(z, mu, logvar)
+    for a, b in zip(values, reference_values):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    for a, b in zip(grads, reference_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * np.max(np.abs(b)))
+    torch = pytest.importorskip("torch")
+    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (z, mu, logvar)]
+    t_values = ops_by_name("torch").log_mixture(*tensors, log_weights)
+    t_total = _packed_total(ops_by_name("torch"), *tensors, log_weights, values=t_values)
+    t_grads = torch.autograd.grad(t_total, tensors)
+    for a, b in zip(t_values, reference_values):
+        np.testing.assert_allclose(a.detach().numpy(), b, rtol=1e-12)
+    for a, b in zip(t_grads, reference_grads):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-9, atol=1e-9 * np.max(np.abs(b)))
+
+
+def _packed_total(ops, z, mu, logvar, log_weights, values=None):
+    log_qz, marginals = values if values is not None else ops.log_mixture(z, mu, logvar, log_weights)
+    M, D = marginals.shape
+    weights = np.cos(np.arange(M * D)).reshape(M, D)
+    if ops.name == "torch":
+        import torch
+
+        return (torch.arange(1, M + 1, dtype=log_qz.dtype) * log_qz).sum() + (
+            torch.as_tensor(weights, dtype=marginals.dtype) * marginals
+        ).sum()
+    return np.sum(np.arange(1, M + 1) * log_qz) + np.sum(weights * marginals)
+
+
 def blas_threads() -> list[int]:
     return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
 

@@ -9,9 +9,10 @@ training is checked here too.
 from __future__ import annotations
 
 import autograd
+import autograd.numpy as anp
 import numpy as np
 import pytest
-from scipy.special import logsumexp
+from autograd.scipy.special import logsumexp
 from threadpoolctl import threadpool_info
 
 from minirtc.backends import numpy_ops
@@ -31,25 +32,41 @@ def inputs(seed: int = 0):
 
 
 def explicit(z, mu, logvar, log_weights):
-    """The mixture with L (M, C, D) built whole, by SciPy's logsumexp."""
-    L = -0.5 * (np.log(2 * np.pi) + logvar[None] + (z[:, None, :] - mu[None]) ** 2 * np.exp(-logvar[None]))
+    """The mixture with L (M, C, D) built whole, every term kept (autograd can differentiate it)."""
+    L = -0.5 * (anp.log(2 * anp.pi) + logvar[None] + (z[:, None, :] - mu[None]) ** 2 * anp.exp(-logvar[None]))
     return (
-        logsumexp(log_weights + L.sum(2), axis=1),
+        logsumexp(log_weights + anp.sum(L, axis=2), axis=1),
         logsumexp(log_weights[:, :, None] + L, axis=1),
     )
 
 
-def numpy_values_and_grads(z, mu, logvar, log_weights):
-    ops = ops_by_name("numpy")
+def weighted_total(log_qz, marginals):
+    """A scalar of both outputs with distinct weights, so one gradient checks every cotangent."""
+    rows, latents = marginals.shape
+    weights_qz = np.arange(1, rows + 1)
+    weights_marginals = np.cos(np.arange(rows * latents)).reshape(rows, latents)
+    if hasattr(log_qz, "new_tensor"):  # torch
+        weights_qz, weights_marginals = log_qz.new_tensor(weights_qz), log_qz.new_tensor(weights_marginals)
+    return (weights_qz * log_qz).sum() + (weights_marginals * marginals).sum()
+
+
+def numpy_values_and_grads(z, mu, logvar, log_weights, mixture=None):
+    """`mixture` (default: the NumPy backend's) and its gradient through autograd."""
+    mixture = mixture or ops_by_name("numpy").log_mixture
 
     def total(z, mu, logvar):
-        log_qz, marginals = ops.log_mixture(z, mu, logvar, log_weights)
-        return np.sum(np.arange(1, M + 1) * log_qz) + np.sum(
-            np.cos(np.arange(M * D)).reshape(M, D) * marginals
-        )
+        return weighted_total(*mixture(z, mu, logvar, log_weights))
 
-    values = ops.log_mixture(z, mu, logvar, log_weights)
-    return values, autograd.grad(total, (0, 1, 2))(z, mu, logvar)
+    return mixture(z, mu, logvar, log_weights), autograd.grad(total, (0, 1, 2))(z, mu, logvar)
+
+
+def torch_values_and_grads(z, mu, logvar, log_weights):
+    """The torch backend's mixture and gradient, in float64."""
+    torch = pytest.importorskip("torch")
+    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (z, mu, logvar)]
+    values = ops_by_name("torch").log_mixture(*tensors, log_weights)
+    grads = torch.autograd.grad(weighted_total(*values), tensors)
+    return [v.detach().numpy() for v in values], [g.numpy() for g in grads]
 
 
 @pytest.mark.parametrize("slice_elements", [1, 2 * C * D, 10**9])
@@ -66,22 +83,17 @@ def test_numpy_slices_change_nothing(monkeypatch, slice_elements: int) -> None:
 
 @pytest.mark.parametrize("slice_elements", [1, 2 * C * D, 10**9])
 def test_torch_slices_equal_numpy(monkeypatch, slice_elements: int) -> None:
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from minirtc.backends import torch_ops
 
     z, mu, logvar, log_weights = inputs(1)
     (log_qz, marginals), grads = numpy_values_and_grads(z, mu, logvar, log_weights)
     monkeypatch.setattr(torch_ops, "SLICE_ELEMENTS", slice_elements)
-    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (z, mu, logvar)]
-    t_qz, t_marginals = ops_by_name("torch").log_mixture(*tensors, log_weights)
-    weights_qz = torch.arange(1, M + 1, dtype=torch.float64)
-    weights_marginals = torch.cos(torch.arange(M * D, dtype=torch.float64)).reshape(M, D)
-    total = (weights_qz * t_qz).sum() + (weights_marginals * t_marginals).sum()
-    t_grads = torch.autograd.grad(total, tensors)
-    np.testing.assert_allclose(t_qz.detach().numpy(), log_qz, rtol=1e-12)
-    np.testing.assert_allclose(t_marginals.detach().numpy(), marginals, rtol=1e-12)
+    (t_qz, t_marginals), t_grads = torch_values_and_grads(z, mu, logvar, log_weights)
+    np.testing.assert_allclose(t_qz, log_qz, rtol=1e-12)
+    np.testing.assert_allclose(t_marginals, marginals, rtol=1e-12)
     for a, b in zip(t_grads, grads):
-        np.testing.assert_allclose(a.numpy(), b, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def sharp_inputs(seed: int = 2, M: int = 12, D: int = 3):
@@ -95,59 +107,22 @@ def sharp_inputs(seed: int = 2, M: int = 12, D: int = 3):
     return z, mu, logvar, log_weights
 
 
-def explicit_total(z, mu, logvar, log_weights):
-    """A scalar of both outputs of the explicit mixture, differentiable by autograd without any floor."""
-    import autograd.numpy as anp
-    from autograd.scipy.special import logsumexp as ag_logsumexp
-
-    L = -0.5 * (anp.log(2 * anp.pi) + logvar[None] + (z[:, None, :] - mu[None]) ** 2 * anp.exp(-logvar[None]))
-    log_qz = ag_logsumexp(log_weights + anp.sum(L, axis=2), axis=1)
-    marginals = ag_logsumexp(log_weights[:, :, None] + L, axis=1)
-    M, D = marginals.shape
-    return anp.sum(anp.arange(1, M + 1) * log_qz) + anp.sum(
-        anp.cos(anp.arange(M * D)).reshape(M, D) * marginals
-    )
-
-
 def test_the_floor_on_far_terms_changes_no_value_or_gradient() -> None:
     """Terms more than 60 nats below a logsumexp's largest are floored (for speed): in float64 the values
-    and gradients still equal the explicit mixture's, which keeps every term."""
+    and gradients of both backends still equal the explicit mixture's, which keeps every term."""
     z, mu, logvar, log_weights = sharp_inputs()
-    M, D = z.shape
     L = -0.5 * (np.log(2 * np.pi) + logvar[None] + (z[:, None, :] - mu[None]) ** 2 * np.exp(-logvar[None]))
-    terms = log_weights[:, :, None] + L
+    terms = log_weights[:, :, None] + L  # (M, M, D)
     assert np.mean(terms < terms.max(axis=1, keepdims=True) - 60.0) > 0.5  # the floor binds for most terms
-    reference_values = explicit(z, mu, logvar, log_weights)
-    reference_grads = autograd.grad(explicit_total, (0, 1, 2))(z, mu, logvar, log_weights)
-    ops = ops_by_name("numpy")
-    values = ops.log_mixture(z, mu, logvar, log_weights)
-    grads = autograd.grad(lambda *zml: _packed_total(ops, *zml, log_weights), (0, 1, 2))(z, mu, logvar)
-    for a, b in zip(values, reference_values):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
-    for a, b in zip(grads, reference_grads):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * np.max(np.abs(b)))
-    torch = pytest.importorskip("torch")
-    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (z, mu, logvar)]
-    t_values = ops_by_name("torch").log_mixture(*tensors, log_weights)
-    t_total = _packed_total(ops_by_name("torch"), *tensors, log_weights, values=t_values)
-    t_grads = torch.autograd.grad(t_total, tensors)
-    for a, b in zip(t_values, reference_values):
-        np.testing.assert_allclose(a.detach().numpy(), b, rtol=1e-12)
-    for a, b in zip(t_grads, reference_grads):
-        np.testing.assert_allclose(a.numpy(), b, rtol=1e-9, atol=1e-9 * np.max(np.abs(b)))
-
-
-def _packed_total(ops, z, mu, logvar, log_weights, values=None):
-    log_qz, marginals = values if values is not None else ops.log_mixture(z, mu, logvar, log_weights)
-    M, D = marginals.shape
-    weights = np.cos(np.arange(M * D)).reshape(M, D)
-    if ops.name == "torch":
-        import torch
-
-        return (torch.arange(1, M + 1, dtype=log_qz.dtype) * log_qz).sum() + (
-            torch.as_tensor(weights, dtype=marginals.dtype) * marginals
-        ).sum()
-    return np.sum(np.arange(1, M + 1) * log_qz) + np.sum(weights * marginals)
+    reference_values, reference_grads = numpy_values_and_grads(z, mu, logvar, log_weights, mixture=explicit)
+    for values, grads in (
+        numpy_values_and_grads(z, mu, logvar, log_weights),
+        torch_values_and_grads(z, mu, logvar, log_weights),
+    ):
+        for a, b in zip(values, reference_values):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+        for a, b in zip(grads, reference_grads):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * np.max(np.abs(b)))
 
 
 def blas_threads() -> list[int]:

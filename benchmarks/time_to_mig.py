@@ -36,6 +36,7 @@ import numpy as np
 from minirtc.metrics import evaluate_representation
 from minirtc.training import loop, restore, train
 from minirtc.training.config import TrainConfig
+from minirtc.training.signals import Interrupted
 
 KL_POINTS = 10_000  # observations whose posteriors give the KL per latent and the active units
 TARGETS = (0.1, 0.2)
@@ -164,6 +165,9 @@ def main() -> int:
     except ValueError as error:
         print(f"time_to_mig: {error}", file=sys.stderr)
         return 2
+    except Interrupted as stopped:  # SIGINT/SIGTERM: the segment's checkpoint is written, rows kept
+        print(f"time_to_mig: {stopped}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -131,6 +131,17 @@ def check_train_throughput(tmp: Path, stdout: str) -> None:
     assert [tuple(row) for row in table] == expected
 
 
+def check_lecture_seeds(tmp: Path, stdout: str) -> None:
+    rows = [json.loads(line) for line in (tmp / "rows.jsonl").read_text().splitlines()]
+    assert [(r["seed"], r["steps"]) for r in rows] == [(0, 2), (1, 2), (2, 2)]
+    assert all(0.0 <= r["mig"] <= 1.0 and r["final_loss"] > 0 for r in rows)
+    summary = json.loads(stdout.strip().splitlines()[-1])["pick_by_loss"]
+    assert summary["groups"] == 1 and summary["size"] == 3  # the three seeds, once
+    lowest = min(rows, key=lambda r: r["final_loss"])
+    assert summary["lowest_loss_reaches"] == float(lowest["mig"] >= 0.5)
+    assert summary["best_mig_reaches"] == float(max(r["mig"] for r in rows) >= 0.5)
+
+
 def check_time_to_mig(tmp: Path, stdout: str) -> None:
     rows = [json.loads(line) for line in (tmp / "rows.jsonl").read_text().splitlines()]
     assert [r["steps"] for r in rows] == [1, 2]  # one row per evaluation, every step
@@ -191,6 +202,11 @@ CASES = [
         "--set subset=256 --set batch_size=16 --eval-every 1 --max-steps 2 --out {tmp}/run "
         "--rows {tmp}/rows.jsonl",
         check_time_to_mig,
+    ),
+    Case(
+        "lecture_seeds.py",
+        "--seeds 0-2 --steps 2 --out {tmp}/runs --rows {tmp}/rows.jsonl",
+        check_lecture_seeds,
     ),
     Case("search_table.py", "benchmarks/results/cpu_profile_search.jsonl", check_search_table),
     Case(

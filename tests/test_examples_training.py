@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -149,16 +150,25 @@ def test_07_rejects_a_directory_that_is_not_a_run(runs):
     assert json.loads((run["out"] / "torch_imports.json").read_text()) == []
 
 
-def test_08_the_lecture_profile_trains_on_positions_only(runs):
+def test_08_the_lecture_profile_trains_on_central_positions_and_shows_the_lowest_loss_seed(runs):
     from minirtc.training import TrainConfig
     from minirtc.training.profiles import profile_config
+    from minirtc.training.records import read_history
 
     numbers, out = finished_run(runs, "08_lecture_positions")
-    saved = TrainConfig.from_file(out / "08_lecture_run" / "config.json")
     lecture = profile_config("lecture")
-    assert saved.to_dict() == {**lecture.to_dict(), "seed": 0, "steps": 300}  # the profile, shortened
-    dataset = json.loads((out / "08_lecture_run" / "config.json").read_text())["dataset"]
-    assert dataset["factor_sizes"] == [1, 1, 1, 1, 32, 32] and dataset["num_items"] == 1024  # positions only
-    assert numbers["steps"] == 300 and len(numbers["kl_per_latent"]) == lecture.latent_dim
+    assert numbers["seeds"] == [0, 1] and numbers["steps"] == 100
+    for seed in numbers["seeds"]:
+        run_dir = out / f"08_lecture_run_seed{seed}"
+        saved = TrainConfig.from_file(run_dir / "config.json")
+        assert saved.to_dict() == {**lecture.to_dict(), "seed": seed, "steps": 100}  # the profile, shortened
+        dataset = json.loads((run_dir / "config.json").read_text())["dataset"]
+        assert dataset["factor_sizes"] == [1, 1, 1, 1, 16, 16] and dataset["num_items"] == 256
+        losses = [row["loss"] for row in read_history(run_dir) if row["kind"] == "train"]
+        assert numbers["final_loss"][str(seed)] == pytest.approx(np.mean(losses[-3:]), rel=1e-12)
+    chosen = numbers["chosen_seed"]
+    assert numbers["final_loss"][str(chosen)] == min(numbers["final_loss"].values())  # picked by loss alone
+    assert numbers["mig"] == numbers["mig_per_seed"][str(chosen)]
+    assert len(numbers["kl_per_latent"]) == lecture.latent_dim
     assert 0.0 <= numbers["mig"] <= 1.0 and 0 <= numbers["active"] <= lecture.latent_dim
     assert_png(out / "08_lecture_positions.png")

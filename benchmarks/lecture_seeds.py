@@ -1,15 +1,16 @@
 """The lecture profile over many seeds: each seed's MIG and final loss, and how often the
-lowest-loss seed of three disentangles.
+lowest-loss seed of a group disentangles.
 
     python benchmarks/lecture_seeds.py --seeds 0-9 --out runs/lecture --rows results.jsonl
 
-Each seed trains `minirtc train --profile lecture --seed S` (one BLAS thread) and is scored
-with the reference MIG recipe (10,000 points, 20 bins, the seed).  Its "final loss" is
-the mean training loss of the last three logged intervals, the label-free score
+Each seed trains the config `minirtc train --profile lecture --seed S` resolves (in this
+process, one BLAS thread) and is scored with the reference MIG recipe (10,000 points,
+20 bins, the seed).  Its "final loss" is `records.final_loss`, the label-free score
 examples/08_lecture_positions.py picks a seed by.  One JSON row per seed goes to
-`--rows` (appended).  At the end, over every three seeds of those scored, the share
-whose lowest-loss seed reaches MIG 0.5, against one seed alone and the best of three.
-`--steps N` shortens each run (for a check that the script runs).
+`--rows` (appended).  At the end, over every `--group-size` seeds of those scored (4,
+as the example trains), the share whose lowest-loss seed reaches MIG 0.5, against one
+seed alone and the best of the group.  `--steps N` shortens each run (for a check that
+the script runs).
 """
 
 from __future__ import annotations
@@ -23,22 +24,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from minirtc.metrics import evaluate_representation
 from minirtc.training import train
 from minirtc.training.profiles import profile_config
-from minirtc.training.records import read_history
+from minirtc.training.records import final_loss
 from minirtc.training.restore import load_run
 from minirtc.training.seeds import parse_seeds
 
 TARGET = 0.5  # the issue's lecture goal: MIG over the varying factors
-
-
-def final_loss(run_dir: Path) -> float:
-    """Mean training loss of the last three logged intervals (as example 08 picks by)."""
-    losses = [row["loss"] for row in read_history(run_dir) if row["kind"] == "train"]
-    return float(np.mean(losses[-3:]))
 
 
 def train_and_score(seed: int, steps: int | None, out: Path) -> dict[str, Any]:
@@ -60,7 +53,7 @@ def train_and_score(seed: int, steps: int | None, out: Path) -> dict[str, Any]:
     }
 
 
-def pick_by_loss(rows: list[dict[str, Any]], size: int = 3) -> dict[str, Any]:
+def pick_by_loss(rows: list[dict[str, Any]], size: int) -> dict[str, Any]:
     """Over every `size` seeds: the share whose lowest-loss seed, best seed and a single seed reach TARGET."""
     groups = list(itertools.combinations(rows, size))
     if not groups:
@@ -84,6 +77,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=None, help="steps per run (default: the profile's)")
     parser.add_argument("--out", required=True, help="folder for the run directories (overwritten)")
     parser.add_argument("--rows", required=True, help="JSON-lines file the rows are appended to")
+    parser.add_argument("--group-size", type=int, default=4, help="seeds a pick chooses among")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
@@ -100,7 +94,7 @@ def main() -> int:
         with Path(args.rows).open("a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
-    print(json.dumps({"pick_by_loss": pick_by_loss(rows)}))
+    print(json.dumps({"pick_by_loss": pick_by_loss(rows, args.group_size)}))
     return 0
 
 

@@ -41,7 +41,7 @@ from minirtc.metrics import evaluate_representation
 from minirtc.metrics.mig import mutual_info_matrix
 from minirtc.metrics.sampling import varying_factors
 from minirtc.training.profiles import PROFILES
-from minirtc.training.records import atomic_write_bytes, read_history
+from minirtc.training.records import atomic_write_bytes, final_loss
 from minirtc.training.restore import load_run
 from minirtc.viz.traversal import active_latents, kl_per_latent
 
@@ -69,12 +69,6 @@ def train_in_background(seed: int) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def final_loss(run_dir: Path) -> float:
-    """Mean training loss of the last three logged intervals: the label-free score a seed is picked by."""
-    losses = [row["loss"] for row in read_history(run_dir) if row["kind"] == "train"]
-    return float(np.mean(losses[-3:]))
-
-
 start = time.perf_counter()
 for first in range(0, len(seeds), CORES):
     running = {seed: train_in_background(seed) for seed in seeds[first : first + CORES]}
@@ -85,7 +79,7 @@ for first in range(0, len(seeds), CORES):
         elapsed = (time.perf_counter() - start) / 60
         print(f"seed {seed} trained ({elapsed:.1f} min): {output.splitlines()[-1]}")
 minutes = (time.perf_counter() - start) / 60
-losses = {seed: final_loss(run_dir_of(seed)) for seed in seeds}
+losses = {seed: final_loss(run_dir_of(seed)) for seed in seeds}  # mean of the last 3 logged intervals
 chosen = min(losses, key=losses.get)
 run_dir = run_dir_of(chosen)
 print(f"Trained {len(seeds)} seeds in {minutes:.1f} minutes; the lowest final loss is seed {chosen}'s.")
@@ -93,6 +87,7 @@ print(f"Trained {len(seeds)} seeds in {minutes:.1f} minutes; the lowest final lo
 
 # %% Score: MIG of every seed (the labels come in only now), and the chosen seed's latents
 def mig_of(seed: int) -> float:
+    """MIG (reference recipe) of one seed's run over the varying factors."""
     run = load_run(run_dir_of(seed))
     scores = evaluate_representation(run.dataset, run.encode, metrics=["mig"], seed=seed, progress=False)
     return scores["mig"]["mig"]

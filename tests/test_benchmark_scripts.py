@@ -205,7 +205,7 @@ CASES = [
     ),
     Case(
         "lecture_seeds.py",
-        "--seeds 0-2 --steps 2 --out {tmp}/runs --rows {tmp}/rows.jsonl",
+        "--seeds 0-2 --steps 2 --group-size 3 --out {tmp}/runs --rows {tmp}/rows.jsonl",
         check_lecture_seeds,
     ),
     Case("search_table.py", "benchmarks/results/cpu_profile_search.jsonl", check_search_table),

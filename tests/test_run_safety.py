@@ -441,3 +441,14 @@ def test_a_resume_that_fails_leaves_no_finished_summary(finished, tmp_path, monk
     assert done.exit_code == 1 and "No space left on device" in done.output and "--resume" in done.output
     assert not (run / "summary.json").exists()  # not "finished" any more
     assert checkpoints.load_latest(run)["step"] == 30
+
+
+def test_final_loss_is_the_mean_of_the_last_training_rows(tmp_path):
+    with pytest.raises(records.HistoryError, match="no training rows"):
+        records.final_loss(tmp_path)
+    for step, loss in [(50, 9.0), (100, 7.0), (150, 5.0), (200, 4.0)]:
+        records.append_history(tmp_path, {"kind": "train", "step": step, "loss": loss})
+        records.append_history(tmp_path, {"kind": "eval", "step": step, "loss": 100.0})  # not training
+    assert records.final_loss(tmp_path) == pytest.approx((7.0 + 5.0 + 4.0) / 3)
+    assert records.final_loss(tmp_path, intervals=1) == 4.0
+    assert records.final_loss(tmp_path, intervals=10) == pytest.approx(25.0 / 4)

@@ -127,6 +127,15 @@ def read_history(run_dir: Path, note: Callable[[str], None] | None = None) -> li
     return rows
 
 
+def final_loss(run_dir: Path, intervals: int = 3) -> float:
+    """Mean training loss of the last `intervals` history rows: a label-free score of a finished
+    run (examples/08_lecture_positions.py picks the seed to show by it)."""
+    losses = [row["loss"] for row in read_history(run_dir) if row["kind"] == "train"]
+    if not losses:
+        raise HistoryError(f"{Path(run_dir) / HISTORY} has no training rows yet")
+    return sum(losses[-intervals:]) / len(losses[-intervals:])
+
+
 def truncate_history(run_dir: Path, last_step: int, note: Callable[[str], None] | None = None) -> None:
     """Keep only rows up to `last_step` (what the checkpoint has seen), atomically."""
     rows = [row for row in read_history(run_dir, note) if row["step"] <= last_step]

@@ -55,7 +55,7 @@ CENTRAL_POSITIONS = {
 
 # The literature's batch for beta-tcvae on dSprites; the faster mixture makes it affordable on a CPU
 # (docs/estimators.md#cost). Searched on the full dataset in benchmarks/results/cpu_profile_search.md.
-CPU_BETA_TCVAE = dict(batch_size=2048, lr=2e-3, steps=13_500, eval_every=1500, checkpoint_every=1500)
+CPU_BETA_TCVAE = dict(batch_size=2048, lr=4e-3, steps=6750, eval_every=750, checkpoint_every=750)
 
 PROFILES: dict[str, Profile] = {
     "classroom": Profile(
@@ -125,8 +125,8 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu",
         description="the full procedural dSprites on 2 CPU cores: torch MLP 4096-256-256-10, batch 256, "
-        "lr 1e-3, 30,000 steps (about 45 minutes); beta-tcvae at batch 2048, lr 2e-3, 13,500 steps "
-        "(about 90 minutes on two threads; MIG 0.10 on seed 0); every metric on 10,000 / 5,000 points. "
+        "lr 1e-3, 30,000 steps (about 45 minutes); beta-tcvae at batch 2048, lr 4e-3, 6,750 steps "
+        "(about 45 minutes on two threads); every metric on 10,000 / 5,000 points. "
         "See benchmarks/results/cpu_profile_search.md",
         train=dict(
             backend="torch",

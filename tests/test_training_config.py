@@ -78,6 +78,8 @@ def test_one_table_of_profiles():
     assert set(PROFILES) >= {"classroom", "laptop", "paper"}
     for name in PROFILES:
         assert profile_config(name).checked() is not None
+        for model in PROFILES[name].per_model:  # a model's own settings must pass the checks too
+            assert profile_config(name, model).checked().model == model
     with pytest.raises(ConfigError, match="unknown profile 'cluster'"):
         profile_config("cluster")
 

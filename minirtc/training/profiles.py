@@ -55,7 +55,9 @@ CENTRAL_POSITIONS = {
 
 # The literature's batch for beta-tcvae on dSprites; the faster mixture makes it affordable on a CPU
 # (docs/estimators.md#cost). Searched on the full dataset in benchmarks/results/cpu_profile_search.md.
-CPU_BETA_TCVAE = dict(batch_size=2048, lr=4e-3, steps=6750, eval_every=750, checkpoint_every=750)
+CPU_BETA_TCVAE = dict(
+    batch_size=2048, lr=4e-3, steps=6750, log_every=50, eval_every=750, checkpoint_every=750
+)
 
 PROFILES: dict[str, Profile] = {
     "classroom": Profile(

@@ -16,6 +16,7 @@ from minirtc.training.config import TrainConfig
 
 
 def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+from measuring import cpu_model  # the sibling benchmark module
+
 from minirtc.experiments.sweep import throughput_record
 from minirtc.training import records
 from minirtc.training.config import TrainConfig
@@ -31,18 +33,6 @@ def machine(run_dirs: list[str]) -> dict[str, str]:
         if torch.cuda.is_available():
             return {"device": "cuda", "name": torch.cuda.get_device_name(), "torch": torch.__version__}
     return {"device": "cpu", "name": cpu_model()}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,6 +24,6 @@ def mi_heatmap(mi: np.ndarray, entropy: np.ndarray, factor_names: list[str], tit
         for k in range(K):
             colour = "white" if normalised[d, k] < 0.6 else "black"
             ax.text(k, d, f"{mi[d, k]:.2f}", ha="center", va="center", fontsize=6, color=colour)
-    fig.colorbar(image, ax=ax, label="I(z; factor) / H(factor)")
+    fig.colorbar(image, ax=ax, label="colour: I(z; factor) / H(factor); numbers: I in nats")
     ax.set_title(wrap(title, int(fig.get_figwidth() * 72 / (0.55 * 8))), fontsize=8)
     return fig

@@ -58,6 +58,20 @@ CENTRAL_POSITIONS = {
 CPU_BETA_TCVAE = dict(
     batch_size=2048, lr=4e-3, steps=6750, log_every=50, eval_every=750, checkpoint_every=750
 )
+# The discriminator models at the same batch, with a discriminator large and fast enough to keep up:
+# within 750 steps factor-vae's TC_mean rises above its TC_sample and rtc-vae's does not (claim (4)
+# of the paper; benchmarks/results/cpu_profile_search.md). Neither disentangles at this length.
+CPU_DISCRIMINATOR = dict(
+    batch_size=2048,
+    lr=4e-3,
+    disc_layers=4,
+    disc_hidden=512,
+    disc_lr=2e-3,
+    steps=750,
+    log_every=25,
+    eval_every=250,
+    checkpoint_every=250,
+)
 
 PROFILES: dict[str, Profile] = {
     "classroom": Profile(
@@ -128,7 +142,9 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         description="the full procedural dSprites on 2 CPU cores: torch MLP 4096-256-256-10, batch 256, "
         "lr 1e-3, 30,000 steps (about 45 minutes); beta-tcvae at batch 2048, lr 4e-3, 6,750 steps "
-        "(48 minutes on two threads); every metric on 10,000 / 5,000 points. "
+        "(48 minutes on two threads); factor-vae and rtc-vae at batch 2048, lr 4e-3, discriminator 4 x 512 at "
+        "lr 2e-3, 750 steps (about 5 minutes on two threads), swept over TC weights 5, 10, 20; every metric "
+        "on 10,000 / 5,000 points. "
         "See benchmarks/results/cpu_profile_search.md",
         train=dict(
             backend="torch",
@@ -146,7 +162,12 @@ PROFILES: dict[str, Profile] = {
             eval_size=10_000,
             checkpoint_every=2000,
         ),
-        per_model={"beta-tcvae": CPU_BETA_TCVAE, **RTC_ETA},
+        per_model={
+            "beta-tcvae": CPU_BETA_TCVAE,
+            "factor-vae": {**CPU_DISCRIMINATOR, "gamma": 20.0},
+            "rtc-vae": {**CPU_DISCRIMINATOR, "beta": 20.0, **RTC_ETA["rtc-vae"]},
+        },
+        betas=(5.0, 10.0, 20.0),
         metrics=dict(metrics="all", num_train=10_000, num_eval=5000),
     ),
     "paper": Profile(

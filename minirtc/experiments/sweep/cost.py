@@ -213,13 +213,14 @@ def describe_cost(plans: list[tuple[Path, SweepSpec]], throughput: Throughput | 
     images = sum(c["images"] for cs in counts for c in cs.values())
     datasets = ", ".join(spec.dataset for spec in specs)
     per_run = sorted({spec.config(run).steps for spec in specs for run in spec.runs()})
+    batches = sorted({spec.config(run).batch_size for spec in specs for run in spec.runs()})
     lines = [
         f"the grid: {len(specs)} dataset{'s' if len(specs) > 1 else ''} ({datasets}) x "
         f"{len(first.models)} models ({', '.join(first.models)}) x {len(first.betas)} betas "
         f"({','.join(f'{b:g}' for b in first.betas)}) x {len(first.seeds)} seeds = {runs:,} runs",
         *(f"  {spec.dataset}: {len(spec.runs()):,} runs -> {out}" for out, spec in plans),
         f"per run: {'/'.join(f'{s:,}' for s in per_run)} optimiser steps "
-        f"at batch {first.train['batch_size']}",
+        f"at batch {'/'.join(f'{b:,}' for b in batches)}",
         f"total: {steps:,} optimiser steps, {images:,} images drawn "
         "(batch x steps, twice for a discriminator's second batch)",
     ]

@@ -241,7 +241,8 @@ def test_gpu_check_refuses_an_unknown_device(tmp_path):
 def test_dry_run_states_the_batch_each_model_trains_at(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     grid = ["sweep", "--profile", "cpu", "--dataset", "dsprites-procedural", "--dry-run"]
-    result = CliRunner().invoke(main, [*grid, "--models", "factor-vae,beta-tcvae", "--betas", "6", "--seeds", "0"])
+    grid += ["--models", "factor-vae,beta-tcvae", "--betas", "6", "--seeds", "0"]
+    result = CliRunner().invoke(main, grid)
     assert result.exit_code == 0, result.output
     assert "per run: 750/6,750 optimiser steps at batch 2,048" in result.output
     assert "total: 7,500 optimiser steps, " + f"{(750 * 2 + 6750) * 2048:,} images drawn" in result.output

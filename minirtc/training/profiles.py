@@ -142,9 +142,9 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         description="the full procedural dSprites on 2 CPU cores: torch MLP 4096-256-256-10, batch 256, "
         "lr 1e-3, 30,000 steps (about 45 minutes); beta-tcvae at batch 2048, lr 4e-3, 6,750 steps "
-        "(48 minutes on two threads); factor-vae and rtc-vae at batch 2048, lr 4e-3, discriminator 4 x 512 at "
-        "lr 2e-3, 750 steps (about 5 minutes on two threads), swept over TC weights 5, 10, 20; every metric "
-        "on 10,000 / 5,000 points. "
+        "(48 minutes on two threads); factor-vae and rtc-vae at batch 2048, lr 4e-3, discriminator "
+        "4 x 512 at lr 2e-3, 750 steps (about 5 minutes on two threads), swept over TC weights 5, 10, 20; "
+        "every metric on 10,000 / 5,000 points. "
         "See benchmarks/results/cpu_profile_search.md",
         train=dict(
             backend="torch",

@@ -20,8 +20,7 @@ from minirtc.experiments.plots import (
     traversal_images,
 )
 from minirtc.experiments.report import build_report, judge_claim4, mean_sd, write_report
-from minirtc.experiments.sweep import RunState, make_spec, open_sweep, run_sweep
-from minirtc.training.config import TrainConfig
+from minirtc.experiments.sweep import RunSpec, RunState, make_spec, open_sweep, run_sweep
 
 
 def test_seed_band_is_the_t_interval_of_the_mean():
@@ -244,8 +243,14 @@ def test_figures_plot_what_exists_and_name_what_is_missing(sweep_with_a_missing_
     assert f"{summary['tc_mean']:.3f}" in text
 
 
-def test_report_scale_names_the_defaults_a_profile_leaves_unset():
-    spec = make_spec("cpu", "gaussian", betas=(2.0,), seeds=(0,))  # the cpu profile sets no discriminator
+def test_report_scale_gives_each_model_the_settings_its_runs_use():
+    spec = make_spec(
+        "cpu", "gaussian", models=("factor-vae", "beta-tcvae"), betas=(2.0,), seeds=(0,), steps=300
+    )
     text = build_report(SweepData(Path("/nonexistent"), spec, []), {}, Path("/nonexistent"))
-    default = TrainConfig()
-    assert f"discriminator {default.disc_layers} × {default.disc_hidden}," in text
+    factor = spec.config(RunSpec("factor-vae", 2.0, 0))
+    assert (factor.steps, factor.batch_size, factor.disc_layers, factor.disc_hidden) == (300, 2048, 4, 512)
+    assert "**Training (factor-vae):** 300 steps, batch 2048, lr 0.004," in text
+    assert f"discriminator 4 × 512 at lr {factor.disc_lr};" in text
+    tcvae_line = next(line for line in text.splitlines() if "**Training (beta-tcvae):**" in line)
+    assert "300 steps, batch 2048" in tcvae_line and "discriminator" not in tcvae_line

@@ -139,6 +139,12 @@ def test_profiles_match_the_issue():
     assert quick.quick and quick.train["steps"] == PROFILES["laptop"].train["steps"] // 10
     assert quick.metrics["num_train"] == PROFILES["laptop"].metrics["num_train"] // 10
     assert make_spec("laptop", "gaussian", steps=123).train["steps"] == 123
+    for model in ("factor-vae", "beta-tcvae"):  # the cpu profile sets their steps per model
+        own = make_spec("cpu", "gaussian", models=(model,), steps=123)
+        assert own.config(own.runs()[0]).steps == 123
+        quick = make_spec("cpu", "gaussian", models=(model,), quick=True)
+        expected = max(100, PROFILES["cpu"].per_model[model]["steps"] // 10)
+        assert quick.config(quick.runs()[0]).checked().steps == expected
     with pytest.raises(SweepError, match="profile"):
         make_spec("cluster", "gaussian")
     with pytest.raises(SweepError, match="invalid settings"):

@@ -20,7 +20,7 @@ import numpy as np
 
 from minirtc.experiments.claims import diagnostic_table, judge_claim4
 from minirtc.experiments.plots import make_figures
-from minirtc.experiments.sweep import PROFILES, count_states
+from minirtc.experiments.sweep import PROFILES, RunSpec, count_states
 from minirtc.experiments.sweep_data import SweepData, load_sweep
 from minirtc.training import records
 from minirtc.training.config import TrainConfig
@@ -78,29 +78,22 @@ def metric_stats(data: SweepData, model: str, beta: float) -> dict[str, tuple[fl
 
 
 def scale_lines(data: SweepData) -> list[str]:
-    """What the sweep ran: profile, grid, training settings, state of the runs, compute spent."""
+    """What the sweep ran: profile, grid, each model's training settings, state of the runs, compute."""
     spec = data.spec
-    train = {**TrainConfig().to_dict(), **spec.train}  # the defaults behind what the profile leaves unset
     profile = PROFILES.get(spec.profile)
     counts = count_states([r.state for r in data.runs])
     wall = sum((r.summary or {}).get("wall_s") or 0.0 for r in data.runs)
     metric_wall = sum((r.metrics or {}).get("wall_s") or 0.0 for r in data.runs)
-    arch = (
-        "conv (Burgess et al. / Locatello et al.)"
-        if train.get("arch") == "conv"
-        else f"MLP, hidden {tuple(train.get('hidden', ()))}"
-    )
     lines = [
         f"- **Profile:** `{spec.profile}`{' (QUICK smoke-test scale: not a result)' if spec.quick else ''}"
         + (f" — {profile.description}" if profile else ""),
         f"- **Grid:** models {', '.join(spec.models)}; β ∈ {{{', '.join(f'{b:g}' for b in spec.betas)}}} "
         f"(factor-vae's γ, rtc-vae's β); seeds {', '.join(map(str, spec.seeds))} "
         f"({len(spec.seeds)} per cell)",
-        f"- **Training:** {train.get('steps')} steps, batch {train.get('batch_size')}, lr {train.get('lr')}, "
-        f"{train.get('backend')} backend, {arch}, D = {train.get('latent_dim')}, discriminator "
-        f"{train.get('disc_layers')} × {train.get('disc_hidden')}, rtc-vae η = "
-        f"{spec.per_model.get('rtc-vae', {}).get('eta', 'default')}; TC_mean/TC_sample evaluated every "
-        f"{train.get('eval_every')} steps on {train.get('eval_size')} training items",
+        *(
+            training_line(model, spec.config(RunSpec(model, spec.betas[0], spec.seeds[0])))
+            for model in spec.models
+        ),
         f"- **Runs:** {', '.join(f'{n} {s}' for s, n in counts.items())} of {len(data.runs)}",
         f"- **Compute:** {wall / 3600:.2f} h of training and {metric_wall / 3600:.2f} h of metric evaluation "
         "(summed over runs; wall time is less with parallel jobs"
@@ -112,6 +105,26 @@ def scale_lines(data: SweepData) -> list[str]:
             "conclusions about the paper's claims hold for this scale only."
         )
     return lines
+
+
+def training_line(model: str, config: TrainConfig) -> str:
+    """One model's training settings as its runs used them (the profile's, then the model's own)."""
+    arch = (
+        "conv (Burgess et al. / Locatello et al.)"
+        if config.arch == "conv"
+        else f"MLP, hidden {tuple(config.hidden)}"
+    )
+    discriminator = (
+        f", discriminator {config.disc_layers} × {config.disc_hidden} at lr {config.disc_lr}"
+        if config.objective.needs_discriminator
+        else ""
+    )
+    eta = f", η = {config.objective.eta}" if model == "rtc-vae" else ""
+    return (
+        f"- **Training ({model}):** {config.steps} steps, batch {config.batch_size}, lr {config.lr}, "
+        f"{config.backend} backend, {arch}, D = {config.latent_dim}{discriminator}{eta}; TC_mean/TC_sample "
+        f"evaluated every {config.eval_every} steps on {config.eval_size} training items"
+    )
 
 
 def dataset_lines(data: SweepData) -> list[str]:

@@ -182,8 +182,10 @@ def make_spec(
         raise SweepError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     base = PROFILES[profile]
     train = dict(base.train)
+    per_model = {model: dict(own) for model, own in base.per_model.items()}
     metrics = dict(base.metrics) if evaluate else None
     if quick:
+        per_model = {model: _quick_model(train, own) for model, own in per_model.items()}
         train = _quick_train(train)
         if metrics is not None:
             metrics.update(
@@ -193,6 +195,9 @@ def make_spec(
         if steps < 1:
             raise SweepError(f"steps must be >= 1, got {steps}")
         train["steps"] = steps
+        per_model = {
+            model: {**own, "steps": steps} if "steps" in own else own for model, own in per_model.items()
+        }
     if data_dir is not None:
         train["data_dir"] = str(data_dir)
     train.update(train_overrides or {})
@@ -205,7 +210,7 @@ def make_spec(
         betas=tuple(float(b) for b in (betas or base.betas)),
         seeds=tuple(sorted(seeds if seeds is not None else base.seeds)),  # check_spec refuses repeats
         train=_json_normal(train),  # as sweep.json will read back, so saved == requested compares
-        per_model=_json_normal(base.per_model),
+        per_model=_json_normal(per_model),
         metrics=_json_normal(metrics),
         quick=quick,
         group_seeds=group_seeds,
@@ -220,6 +225,14 @@ def _quick_train(train: dict[str, Any]) -> dict[str, Any]:
     every = max(train["log_every"], (steps // 10) // train["log_every"] * train["log_every"])
     subset = 5000 if train.get("subset") is None else min(train["subset"], 5000)
     return {**train, "steps": steps, "eval_every": every, "checkpoint_every": every, "subset": subset}
+
+
+def _quick_model(shared: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """The quick variant of one model's own settings, where they set its length."""
+    if "steps" not in own:
+        return own
+    quick = _quick_train({**shared, **own})
+    return {**own, **{key: quick[key] for key in ("steps", "eval_every", "checkpoint_every")}}
 
 
 def check_spec(spec: SweepSpec) -> None:

@@ -59,8 +59,8 @@ CPU_BETA_TCVAE = dict(
     batch_size=2048, lr=4e-3, steps=6750, log_every=50, eval_every=750, checkpoint_every=750
 )
 # The discriminator models at the same batch, with a discriminator large and fast enough to keep up:
-# within 750 steps factor-vae's TC_mean rises above its TC_sample and rtc-vae's does not (claim (4)
-# of the paper; benchmarks/results/cpu_profile_search.md). Neither disentangles at this length.
+# within 750 steps factor-vae's TC_mean rises above its TC_sample, rtc-vae's mostly does not (claim (4)
+# of the paper; docs/experiments.md). Neither disentangles at this length.
 CPU_DISCRIMINATOR = dict(
     batch_size=2048,
     lr=4e-3,

@@ -212,8 +212,9 @@ def describe_cost(plans: list[tuple[Path, SweepSpec]], throughput: Throughput | 
     steps = sum(c["steps"] for cs in counts for c in cs.values())
     images = sum(c["images"] for cs in counts for c in cs.values())
     datasets = ", ".join(spec.dataset for spec in specs)
-    per_run = sorted({spec.config(run).steps for spec in specs for run in spec.runs()})
-    batches = sorted({spec.config(run).batch_size for spec in specs for run in spec.runs()})
+    configs = [spec.config(run) for spec in specs for run in spec.runs()]
+    per_run = sorted({config.steps for config in configs})
+    batches = sorted({config.batch_size for config in configs})
     lines = [
         f"the grid: {len(specs)} dataset{'s' if len(specs) > 1 else ''} ({datasets}) x "
         f"{len(first.models)} models ({', '.join(first.models)}) x {len(first.betas)} betas "

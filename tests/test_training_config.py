@@ -94,9 +94,26 @@ def test_train_and_sweep_start_a_profile_from_the_same_settings(name):
     for model in profile.models:
         swept = spec.config(RunSpec(model, profile.betas[0], profile.seeds[0]))
         trained = profile_config(name, model)
+        if model in profile.sweep_per_model:  # declared: the sweep's own settings replace train's
+            own = profile.sweep_per_model[model]
+            trained = TrainConfig.from_dict({**profile.train, **own, "model": model})
         ignore = (WEIGHT_FIELD[model], "seed", "dataset", "extra")
         assert config_differences(swept, trained, ignore=ignore) == [], (name, model)
         assert trained.model == model
+
+
+def test_the_cpu_sweep_compares_the_papers_discriminator_models():
+    """`train --profile cpu --model rtc-vae` uses a minibatch estimator; its sweep keeps the paper's."""
+    from minirtc.experiments.sweep import RunSpec, make_spec
+
+    spec = make_spec("cpu", "dsprites-procedural")
+    swept = {m: spec.config(RunSpec(m, spec.betas[0], 0)).checked() for m in ("factor-vae", "rtc-vae")}
+    assert {c.objective.resolved().tc_estimator for c in swept.values()} == {"discriminator"}
+    weights = ("model", "beta", "gamma", "eta", "extra")  # the same training, only the objective differs
+    assert config_differences(swept["factor-vae"], swept["rtc-vae"], ignore=weights) == []
+    assert swept["rtc-vae"].objective.eta == 10.0
+    trained = profile_config("cpu", "rtc-vae").checked()
+    assert trained.objective.tc_estimator == "mss1" and trained.batch_size == 2048
 
 
 def test_a_profiles_model_settings_reach_train_and_flags_still_win():

@@ -182,7 +182,7 @@ def make_spec(
         raise SweepError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     base = PROFILES[profile]
     train = dict(base.train)
-    per_model = {model: dict(own) for model, own in base.per_model.items()}
+    per_model = {model: dict(own) for model, own in base.sweep_model_settings().items()}
     metrics = dict(base.metrics) if evaluate else None
     if quick:
         per_model = {model: _quick_model(train, own) for model, own in per_model.items()}

@@ -154,8 +154,8 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         description="the full procedural dSprites on 2 CPU cores: torch MLP 4096-256-256-10, batch 256, "
         "lr 1e-3, 30,000 steps; beta-tcvae at batch 2048, lr 4e-3, 6,750 steps (48 minutes on two "
-        "threads); rtc-vae the same with the mss1 estimator, beta 5, eta 10, 5,250 steps (about 45 "
-        "minutes); factor-vae at batch 2048, lr 4e-3, discriminator 4 x 512 at lr 2e-3, 750 steps "
+        "threads); rtc-vae the same with the mss1 estimator, beta 5, eta 10, 5,250 steps (42 minutes "
+        "on two threads); factor-vae at batch 2048, lr 4e-3, discriminator 4 x 512 at lr 2e-3, 750 steps "
         "(about 5 minutes), swept against rtc-vae with the same discriminator over TC weights 5 and 20; "
         "every metric on 10,000 / 5,000 points. "
         "See benchmarks/results/cpu_profile_search.md",
